@@ -1,0 +1,204 @@
+"""Settings, read from the environment or a `.env` file.
+
+Every variable is documented in the README's configuration table; the
+`description` of each field is what start-up prints when the variable is
+missing or malformed, so keep it short and useful to an admin.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ActivePolicy = Literal["finish-previous", "refuse"]
+SuggestionsMode = Literal["off", "on-request", "after-each-reply"]
+
+
+class SettingsError(Exception):
+    """Raised with every problem found, so an admin can fix them all at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+    def report(self) -> str:
+        lines = ["amigo-slack cannot start: the configuration has problems."]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Set them in the environment or in a .env file (see the README).")
+        return "\n".join(lines)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Slack
+    slack_bot_token: SecretStr = Field(
+        description="the bot token (xoxb-...) from the app's OAuth & Permissions page"
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="verifies that HTTP requests come from Slack (Basic Information page)",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="app-level token (xapp-...); when set, run uses Socket Mode"
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="base URL of Slack's Web API"
+    )
+    slack_admin_user_ids: str = Field(
+        default="",
+        description="comma-separated Slack user ids that may act on any conversation",
+    )
+
+    # Amigo
+    amigo_base_url: str = Field(default="https://api.amigo.ai", description="Amigo API base URL")
+    amigo_organization_id: str = Field(description="your Amigo organization id")
+    amigo_api_key: SecretStr = Field(description="the Amigo API key")
+    amigo_api_key_id: SecretStr = Field(description="the id of the Amigo API key")
+    amigo_user_id: str = Field(
+        description="the Amigo user the API key acts as when it provisions users"
+    )
+    amigo_service_id: str = Field(
+        pattern=r"^[a-f0-9]{24}$",
+        description="the 24-hex id of the Amigo service conversations use",
+    )
+    amigo_version_set: str = Field(default="release", description="the service version set")
+    amigo_user_role: str = Field(description="role name given to the Amigo users the app creates")
+    amigo_user_email_template: str = Field(
+        default="slack-{team_id}-{user_id}@example.com",
+        description="email for users whose Slack profile email cannot be read; "
+        "may use {team_id} and {user_id}",
+    )
+    amigo_on_active_conversation: ActivePolicy = Field(
+        default="finish-previous",
+        description="what a new thread does to the user's active conversation: "
+        "finish-previous or refuse",
+    )
+    amigo_suggestions: SuggestionsMode = Field(
+        default="on-request", description="off, on-request or after-each-reply"
+    )
+    amigo_retry_attempts: int = Field(
+        default=3, ge=0, le=10, description="retries after an Amigo 429 or 503"
+    )
+    amigo_retry_max_wait_seconds: float = Field(
+        default=60.0, gt=0, description="longest wait for one Amigo retry"
+    )
+    amigo_stream_idle_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="a reply stream silent this long is cut"
+    )
+
+    # Runtime
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./amigo-slack.db", description="SQLAlchemy async URL"
+    )
+    port: int = Field(default=3000, ge=1, le=65535, description="HTTP port")
+    host: str = Field(default="0.0.0.0", description="HTTP bind address")  # noqa: S104
+    log_level: str = Field(default="INFO", description="logging level")
+    slack_edit_interval_seconds: float = Field(
+        default=1.0, ge=0.05, description="least time between two edits of one reply"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0, ge=0, description="how long running replies may finish on shutdown"
+    )
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value():
+            return None
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("amigo_base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must use an async driver: sqlite+aiosqlite:///file.db or "
+                "postgresql+asyncpg://user:password@host/db"
+            )
+        return v
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def admin_user_ids(self) -> frozenset[str]:
+        return frozenset(x.strip() for x in self.slack_admin_user_ids.split(",") if x.strip())
+
+    def secrets(self) -> list[str]:
+        """The secret values, for tests and log scrubbing."""
+        values = [self.slack_bot_token, self.amigo_api_key, self.amigo_api_key_id]
+        values += [v for v in (self.slack_signing_secret, self.slack_app_token) if v]
+        return [v.get_secret_value() for v in values]
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return str(loc[0]).upper() if loc else "?"
+
+
+class _ModeSettings(BaseSettings):
+    """Just the two variables that decide the mode, read even when others are bad."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+
+
+def load_settings(*, require_http: bool | None = None, **overrides: object) -> Settings:
+    """Load settings or raise :class:`SettingsError` naming every problem.
+
+    ``require_http`` adds the HTTP-mode rule (a signing secret is needed when no
+    app token selects Socket Mode); ``None`` applies it when no app token is set.
+    """
+    problems: list[str] = []
+    try:
+        Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        fields = Settings.model_fields
+        for err in exc.errors():
+            name = _env_name(err["loc"])
+            field = fields.get(str(err["loc"][0]).lower()) if err["loc"] else None
+            meaning = f" ({field.description})" if field and field.description else ""
+            if err["type"] == "missing":
+                problems.append(f"{name} is missing{meaning}")
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{name} is invalid: {msg}{meaning}")
+    mode = _ModeSettings(**overrides)  # type: ignore[arg-type]
+    http = (not mode.slack_app_token) if require_http is None else require_http
+    if http and not mode.slack_signing_secret:
+        problems.append(
+            "SLACK_SIGNING_SECRET is missing (needed in HTTP mode, when SLACK_APP_TOKEN "
+            "is not set: it verifies that requests come from Slack)"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**overrides)  # type: ignore[arg-type]
