@@ -1,0 +1,140 @@
+"""Database tables. Knows nothing of Slack's API or of HTTP: ids are plain strings.
+
+A *thread* is identified by (team_id, channel_id, thread_ts). A *turn* is one
+claimed user message on its way to Amigo; its row is written before any Amigo
+call, which is what makes a redelivered Slack event harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConversationState(StrEnum):
+    STARTING = "starting"  # row written, Amigo conversation not created yet
+    ACTIVE = "active"
+    FINISHED = "finished"
+    FAILED = "failed"  # could not be created; the thread can start again
+
+
+class TurnState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    STREAMING = "streaming"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class TurnKind(StrEnum):
+    START = "start"  # creates the conversation with this text as its first message
+    REPLY = "reply"  # an interact call
+
+
+OPEN_CONVERSATION_STATES = (ConversationState.STARTING, ConversationState.ACTIVE)
+
+
+class AmigoUser(Base):
+    """A Slack user and the Amigo user that speaks for them."""
+
+    __tablename__ = "amigo_users"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amigo_user_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Conversation(Base):
+    """One Amigo conversation, living in one Slack thread."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # At most one open conversation per thread; finished ones stay as history.
+        Index(
+            "uq_conversations_open_thread",
+            "team_id",
+            "channel_id",
+            "thread_ts",
+            unique=True,
+            sqlite_where=text("state IN ('starting', 'active')"),
+            postgresql_where=text("state IN ('starting', 'active')"),
+        ),
+        Index("ix_conversations_owner", "team_id", "owner_user_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    owner_user_id: Mapped[str] = mapped_column(String(32))
+    amigo_user_id: Mapped[str | None] = mapped_column(String(64))
+    amigo_conversation_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=ConversationState.STARTING)
+    latest_interaction_id: Mapped[str | None] = mapped_column(String(64))
+    turn_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Turn(Base):
+    """One claimed Slack message: unique by (team, channel, ts)."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts", name="uq_turns_message"),
+        Index("ix_turns_thread_state", "team_id", "channel_id", "thread_ts", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default=TurnKind.REPLY)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    state: Mapped[str] = mapped_column(String(16), default=TurnState.QUEUED)
+    reply_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ProcessedEvent(Base):
+    """Slack event ids already taken, so a redelivery does nothing."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Hint(Base):
+    """One-time hints already given (e.g. 'only the owner's replies are relayed')."""
+
+    __tablename__ = "hints"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
