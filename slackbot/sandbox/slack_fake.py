@@ -1,0 +1,1274 @@
+"""A loopback fake of Slack's Web API, for tests and local sandboxes.
+
+``FakeSlack`` serves ``POST|GET /api/<method>`` on ``127.0.0.1:<random port>`` (through
+:class:`slackbot.sandbox.server.BackgroundServer`) and speaks Slack's wire format closely
+enough for ``slack_sdk``'s ``AsyncWebClient(base_url=fake.api_url)`` and slack-bolt:
+
+* arguments are read from the query string and from a form-encoded
+  (``application/x-www-form-urlencoded``; JSON-valued fields such as ``blocks`` may be
+  JSON strings) or JSON body; the token from ``Authorization: Bearer ...`` or a ``token``
+  argument;
+* answers are HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``, except
+  rate limits (HTTP 429, ``Retry-After: <whole seconds>``, ``{"ok": false, "error":
+  "ratelimited"}``) and injected faults with an explicit status.
+
+Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.delete``,
+``chat.postEphemeral``, ``chat.getPermalink``, ``chat.startStream``, ``chat.appendStream``,
+``chat.stopStream``, ``users.info``, ``conversations.info``, ``conversations.replies``,
+``conversations.history``, ``views.open|publish|update|push`` (recorded only). Anything
+else answers ``unknown_method``.
+
+It also serves ``POST /response/<id>`` so that interactivity ``response_url`` values can
+point at it (see :attr:`FakeSlack.response_url_base`); those posts are recorded as calls
+named ``"response_url"``.
+
+Timestamps (``ts``) are epoch-based like Slack's, ``"<seconds>.<6 digits>"``, strictly
+increasing, and always end in ``0`` (``slack_sender`` makes ones ending in ``5`` so the two
+never collide while still ordering by wall-clock time).
+
+All state lives behind one lock: the server thread writes, tests read. Readers get copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from slackbot.sandbox.server import BackgroundServer
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_HEADER_TEXT_CHARS",
+    "MAX_MARKDOWN_CHARS",
+    "MAX_SECTION_TEXT_CHARS",
+    "MAX_TEXT_CHARS",
+    "PERMALINK_BASE",
+    "FakeEphemeral",
+    "FakeMessage",
+    "FakeSlack",
+    "FakeView",
+    "MessageVersion",
+    "RecordedCall",
+    "message_text",
+]
+
+MAX_TEXT_CHARS = 40_000
+"""``text`` longer than this -> ``msg_too_long``."""
+MAX_MARKDOWN_CHARS = 12_000
+"""A ``markdown`` block, or all of them together, longer than this -> ``invalid_blocks``."""
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT_CHARS = 3_000
+MAX_HEADER_TEXT_CHARS = 150
+PERMALINK_BASE = "https://fake.slack.test"
+
+_JSON_FIELDS = frozenset({"blocks", "attachments", "metadata", "view", "chunks"})
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the fake answered.
+
+    ``args`` merges query-string and body arguments (without ``token``); JSON-valued
+    form fields (``blocks``, ``attachments``, ``metadata``, ``view``, ``chunks``) are
+    decoded when they parse. ``at`` is ``time.monotonic()`` when the request arrived;
+    :attr:`FakeSlack.calls` is in the order the answers were produced.
+    """
+
+    method: str
+    args: Json
+    status: int
+    at: float
+    response: Json = field(default_factory=dict)
+    encoding: str = "none"
+    """``"json"``, ``"form"`` or ``"none"`` (no body: query string only)."""
+    token: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        err = self.response.get("error")
+        return err if isinstance(err, str) else None
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """A message's content at one point in time (``at`` is ``time.monotonic()``)."""
+
+    text: str
+    blocks: list[Json] | None
+    at: float
+
+
+@dataclass
+class FakeMessage:
+    """A message in a channel: posted by the bot, or seeded/ingested for a human."""
+
+    channel: str
+    ts: str
+    user: str
+    text: str
+    blocks: list[Json] | None = None
+    thread_ts: str | None = None
+    bot_id: str | None = None
+    metadata: Json | None = None
+    streamed: bool = False
+    """Created by ``chat.startStream``; ``text`` is the streamed markdown."""
+    streaming: bool = False
+    """``True`` between ``chat.startStream`` and ``chat.stopStream``."""
+    history: list[MessageVersion] = field(default_factory=list)
+    """Every version, the original post first (stream appends add versions too)."""
+
+    @property
+    def edits(self) -> list[MessageVersion]:
+        """Versions after the original post."""
+        return self.history[1:]
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+    @property
+    def visible_text(self) -> str:
+        return message_text(self)
+
+    def to_api(self, team_id: str) -> Json:
+        out: Json = {"type": "message", "user": self.user, "text": self.text, "ts": self.ts}
+        out["team"] = team_id
+        if self.bot_id:
+            out["bot_id"] = self.bot_id
+        if self.blocks is not None:
+            out["blocks"] = copy.deepcopy(self.blocks)
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if self.metadata is not None:
+            out["metadata"] = copy.deepcopy(self.metadata)
+        if len(self.history) > 1 and not self.streamed:
+            out["edited"] = {"user": self.user, "ts": self.ts}
+        return out
+
+
+@dataclass(frozen=True)
+class FakeEphemeral:
+    channel: str
+    user: str
+    text: str
+    blocks: list[Json] | None
+    thread_ts: str | None
+    message_ts: str
+    at: float
+
+    @property
+    def visible_text(self) -> str:
+        return message_text(self)
+
+
+@dataclass(frozen=True)
+class FakeView:
+    method: str
+    view: Json
+    view_id: str
+    trigger_id: str | None
+    user_id: str | None
+    at: float
+
+
+def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
+    """The text a person would read.
+
+    Streamed messages: the streamed markdown. Otherwise the ``markdown`` blocks' text (joined
+    by newlines) when there are any, else the ``section`` blocks' text (and fields), else
+    ``text``.
+    """
+    if isinstance(msg, Mapping):
+        text = str(msg.get("text") or "")
+        raw_blocks = msg.get("blocks")
+        streamed = False
+    else:
+        text = msg.text
+        raw_blocks = msg.blocks
+        streamed = isinstance(msg, FakeMessage) and msg.streamed
+    if streamed:
+        return text
+    blocks = [b for b in raw_blocks or [] if isinstance(b, Mapping)]
+    markdown = [str(b.get("text") or "") for b in blocks if b.get("type") == "markdown"]
+    if markdown:
+        return "\n".join(markdown)
+    sections: list[str] = []
+    for b in blocks:
+        if b.get("type") != "section":
+            continue
+        t = b.get("text")
+        if isinstance(t, Mapping) and t.get("text"):
+            sections.append(str(t["text"]))
+        for f in b.get("fields") or []:
+            if isinstance(f, Mapping) and f.get("text"):
+                sections.append(str(f["text"]))
+    if sections:
+        return "\n".join(sections)
+    return text
+
+
+# --------------------------------------------------------------------------- internals
+
+
+class _SlackError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class _TokenBucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float) -> int | None:
+        """Take a token; ``None`` when granted, else whole seconds until one is available."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        if self.per_second <= 0:
+            return 60
+        return max(1, math.ceil((1.0 - self.tokens) / self.per_second))
+
+
+class _TsClock:
+    """Unique, increasing, epoch-based ``ts`` strings whose last digit is ``last_digit``."""
+
+    def __init__(self, last_digit: int) -> None:
+        self._last_digit = last_digit
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            now = time.time_ns() // 1000
+            candidate = max(now, self._last + 1)
+            candidate += (self._last_digit - candidate) % 10
+            self._last = candidate
+        return f"{candidate // 1_000_000}.{candidate % 1_000_000:06d}"
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    sec, _, frac = ts.partition(".")
+    try:
+        return int(sec), int((frac + "000000")[:6])
+    except ValueError:
+        return 0, 0
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def _str_arg(args: Mapping[str, Any], name: str) -> str | None:
+    value = args.get(name)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _text_arg(args: Mapping[str, Any]) -> str | None:
+    text = args.get("text")
+    if text is None:
+        return None
+    text = str(text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise _SlackError("msg_too_long")
+    return text
+
+
+def _blocks_error(message: str, pointer: str) -> _SlackError:
+    return _SlackError(
+        "invalid_blocks",
+        response_metadata={"messages": [f"[ERROR] {message} [json-pointer:{pointer}]"]},
+    )
+
+
+def _validate_blocks(raw: Any) -> list[Json] | None:
+    """Parse and check ``blocks`` the way Slack does for the limits that matter here."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise _SlackError("invalid_blocks_format") from None
+    if not isinstance(raw, list):
+        raise _SlackError("invalid_blocks_format")
+    if len(raw) > MAX_BLOCKS:
+        raise _blocks_error(f"must provide an array of no more than {MAX_BLOCKS} items", "/blocks")
+    total_markdown = 0
+    for i, block in enumerate(raw):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise _blocks_error("must provide an object with a type", f"/blocks/{i}")
+        kind = block["type"]
+        if kind == "markdown":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise _blocks_error("must provide a string", f"/blocks/{i}/text")
+            if len(text) > MAX_MARKDOWN_CHARS:
+                raise _blocks_error(
+                    f"must be less than {MAX_MARKDOWN_CHARS + 1} characters", f"/blocks/{i}/text"
+                )
+            total_markdown += len(text)
+        elif kind in ("section", "header"):
+            limit = MAX_SECTION_TEXT_CHARS if kind == "section" else MAX_HEADER_TEXT_CHARS
+            text_obj = block.get("text")
+            if isinstance(text_obj, dict) and len(str(text_obj.get("text") or "")) > limit:
+                raise _blocks_error(
+                    f"must be less than {limit + 1} characters", f"/blocks/{i}/text"
+                )
+    if total_markdown > MAX_MARKDOWN_CHARS:
+        raise _blocks_error(
+            f"markdown blocks must total no more than {MAX_MARKDOWN_CHARS} characters", "/blocks"
+        )
+    return raw
+
+
+def _dict_arg(value: Any, error: str) -> Json | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _SlackError(error) from None
+    if not isinstance(value, dict):
+        raise _SlackError(error)
+    return value
+
+
+def _chunks_markdown(args: Mapping[str, Any]) -> str:
+    """``markdown_text`` plus the text of any ``markdown_text`` chunks."""
+    parts: list[str] = []
+    if args.get("markdown_text"):
+        parts.append(str(args["markdown_text"]))
+    chunks = args.get("chunks")
+    if isinstance(chunks, str):
+        try:
+            chunks = json.loads(chunks)
+        except ValueError:
+            raise _SlackError("invalid_chunks") from None
+    for chunk in chunks or []:
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+            parts.append(str(chunk.get("text") or ""))
+    text = "".join(parts)
+    if len(text) > MAX_MARKDOWN_CHARS:
+        raise _SlackError("msg_too_long")
+    return text
+
+
+# --------------------------------------------------------------------------- the fake
+
+
+class FakeSlack:
+    """A Slack Web API fake on a loopback port. ``start()`` it, use :attr:`api_url`."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-token",  # noqa: S107 - a made-up token for the fake
+        team_id: str = "T0TEST",
+        team_name: str = "Fake Team",
+        team_domain: str = "fake",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        bot_name: str = "amigo",
+        app_id: str = "A0TEST",
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.team_name = team_name
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.bot_name = bot_name
+        self.app_id = app_id
+
+        self._lock = threading.RLock()
+        self._clock = _TsClock(last_digit=0)
+        self._tokens: set[str] = {bot_token}
+        self._calls: list[RecordedCall] = []
+        self._messages: dict[str, dict[str, FakeMessage]] = {}
+        self._deleted: list[FakeMessage] = []
+        self._ephemerals: list[FakeEphemeral] = []
+        self._views: list[FakeView] = []
+        self._users: dict[str, Json] = {}
+        self._channels: dict[str, Json] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._latency: dict[str, float] = {}
+        self._server: BackgroundServer | None = None
+
+        self._handlers: dict[str, Callable[[Json], Json]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "chat.startStream": self._chat_start_stream,
+            "chat.appendStream": self._chat_append_stream,
+            "chat.stopStream": self._chat_stop_stream,
+            "users.info": self._users_info,
+            "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
+            "views.open": lambda a: self._views_record("views.open", a),
+            "views.publish": lambda a: self._views_record("views.publish", a),
+            "views.update": lambda a: self._views_record("views.update", a),
+            "views.push": lambda a: self._views_record("views.push", a),
+        }
+        self.add_user(bot_user_id, name=bot_name, real_name=bot_name, is_bot=True)
+
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/response/{response_id}", self._response_endpoint, methods=["POST"]),
+            ]
+        )
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> FakeSlack:
+        if self._server is None:
+            self._server = BackgroundServer(self.app, name="fake-slack").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (requires :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._server.url
+
+    @property
+    def api_url(self) -> str:
+        """Base URL for ``slack_sdk`` (``base_url=``): ``http://127.0.0.1:<port>/api/``."""
+        return f"{self.url}/api/"
+
+    @property
+    def response_url_base(self) -> str:
+        """Prefix for fake ``response_url`` values (``SlackSender(response_url_base=...)``)."""
+        return f"{self.url}/response"
+
+    def reset(self) -> None:
+        """Forget everything (calls, messages, users, channels, faults, limits, latency,
+        extra tokens) so one running fake can serve many tests."""
+        with self._lock:
+            self._tokens = {self.bot_token}
+            self._calls.clear()
+            self._messages.clear()
+            self._deleted.clear()
+            self._ephemerals.clear()
+            self._views.clear()
+            self._users.clear()
+            self._channels.clear()
+            self._faults.clear()
+            self._buckets.clear()
+            self._latency.clear()
+        self.add_user(self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True)
+
+    # ---------------------------------------------------------------- setup
+
+    def add_token(self, token: str) -> None:
+        """Accept another token (e.g. a user token) besides :attr:`bot_token`."""
+        with self._lock:
+            self._tokens.add(token)
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        real_name: str | None = None,
+        email: str | None = None,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        display_name: str | None = None,
+        is_bot: bool = False,
+        deleted: bool = False,
+        tz: str = "America/Los_Angeles",
+    ) -> Json:
+        """Add (or replace) a user in the directory served by ``users.info``."""
+        if real_name is None:
+            real_name = " ".join(p for p in (first_name, last_name) if p) or name or user_id
+        if first_name is None and last_name is None:
+            first, _, last = real_name.partition(" ")
+            first_name, last_name = first, last
+        name = name or real_name.lower().replace(" ", ".")
+        profile: Json = {
+            "first_name": first_name or "",
+            "last_name": last_name or "",
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": display_name if display_name is not None else name,
+            "display_name_normalized": display_name if display_name is not None else name,
+            "team": self.team_id,
+        }
+        if email is not None:
+            profile["email"] = email
+        if is_bot:
+            profile["bot_id"] = self.bot_id if user_id == self.bot_user_id else None
+        user: Json = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": deleted,
+            "real_name": real_name,
+            "tz": tz,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "profile": profile,
+        }
+        with self._lock:
+            self._users[user_id] = user
+        return copy.deepcopy(user)
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        is_private: bool | None = None,
+        is_im: bool | None = None,
+        user: str | None = None,
+    ) -> Json:
+        """Describe a channel for ``conversations.info`` (unknown ids are synthesized)."""
+        info = self._synth_channel(channel_id)
+        if name is not None:
+            info["name"] = name
+        if is_im is not None:
+            info.update(is_im=is_im, is_channel=not is_im and not info["is_private"])
+        if is_private is not None:
+            info.update(is_private=is_private, is_group=is_private and not info["is_im"])
+            info["is_channel"] = not is_private and not info["is_im"]
+        if user is not None:
+            info["user"] = user
+        with self._lock:
+            self._channels[channel_id] = info
+        return copy.deepcopy(info)
+
+    def add_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        blocks: list[Json] | None = None,
+        bot_id: str | None = None,
+    ) -> FakeMessage:
+        """Seed a message (e.g. a human's post) so threads, history and permalinks know it."""
+        with self._lock:
+            msg = self._store_message(
+                channel=channel,
+                ts=ts or self._clock.next(),
+                user=user,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                bot_id=bot_id,
+            )
+            return copy.deepcopy(msg)
+
+    def ingest_event(self, event: Mapping[str, Any]) -> None:
+        """Store the message carried by an Events API ``message``/``app_mention`` event.
+
+        Idempotent per ``(channel, ts)``; meant as ``SlackSender(on_event=fake.ingest_event)``
+        so that human posts appear in threads, history and permalinks.
+        """
+        if event.get("type") not in ("message", "app_mention"):
+            return
+        if event.get("subtype") not in (None, "thread_broadcast", "file_share", "bot_message"):
+            return
+        channel, ts = event.get("channel"), event.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str):
+            return
+        with self._lock:
+            if ts in self._messages.get(channel, {}):
+                return
+            blocks, thread_ts, bot_id = (event.get(k) for k in ("blocks", "thread_ts", "bot_id"))
+            self._store_message(
+                channel=channel,
+                ts=ts,
+                user=str(event.get("user") or ""),
+                text=str(event.get("text") or ""),
+                blocks=list(blocks) if isinstance(blocks, list) else None,
+                thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+                bot_id=bot_id if isinstance(bot_id, str) else None,
+            )
+
+    # ---------------------------------------------------------------- faults
+
+    def set_rate_limit(self, method: str, per_minute: float | None = 50, burst: int = 10) -> None:
+        """Token bucket for ``method`` (one for the whole fake): ``burst`` calls at once,
+        refilled at ``per_minute``; an empty bucket answers 429 with ``Retry-After``.
+        ``per_minute=None`` removes the limit."""
+        with self._lock:
+            if per_minute is None:
+                self._buckets.pop(method, None)
+                return
+            self._buckets[method] = _TokenBucket(
+                capacity=float(burst),
+                per_second=per_minute / 60.0,
+                tokens=float(burst),
+                updated=time.monotonic(),
+            )
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "internal_error",
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` (``"*"``: any method) fail.
+
+        ``status`` defaults to 429 for ``error="ratelimited"`` and 200 otherwise; a 429
+        carries ``Retry-After: retry_after`` (default 1). Faults queue up in order.
+        """
+        if status is None:
+            status = 429 if error == "ratelimited" else 200
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        with self._lock:
+            self._faults.setdefault(method, []).append(
+                _Fault(error=error, status=status, retry_after=retry_after, remaining=times)
+            )
+
+    def set_latency(self, method: str, seconds: float | None) -> None:
+        """Delay answers to ``method`` (``"*"``: any method without its own setting)."""
+        with self._lock:
+            if seconds is None or seconds <= 0:
+                self._latency.pop(method, None)
+            else:
+                self._latency[method] = seconds
+
+    def rate_limited_count(self, method: str | None = None) -> int:
+        """How many calls (of ``method``, or of any) were answered with HTTP 429."""
+        with self._lock:
+            return sum(
+                1 for c in self._calls if c.status == 429 and (method is None or c.method == method)
+            )
+
+    # ---------------------------------------------------------------- reading state
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def calls_named(self, method: str, *, ok: bool | None = None) -> list[RecordedCall]:
+        """Recorded calls of ``method``; ``ok=True/False`` filters on the answer."""
+        with self._lock:
+            return [c for c in self._calls if c.method == method and (ok is None or c.ok == ok)]
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def message(self, channel: str, ts: str) -> FakeMessage | None:
+        with self._lock:
+            msg = self._messages.get(channel, {}).get(ts)
+            return copy.deepcopy(msg) if msg is not None else None
+
+    def messages(self, channel: str | None = None, *, user: str | None = None) -> list[FakeMessage]:
+        """All stored (not deleted) messages, optionally filtered, in ts order."""
+        with self._lock:
+            found = [
+                m
+                for ch, msgs in self._messages.items()
+                if channel is None or ch == channel
+                for m in msgs.values()
+                if user is None or m.user == user
+            ]
+            found.sort(key=lambda m: _ts_key(m.ts))
+            return copy.deepcopy(found)
+
+    def thread(
+        self, channel: str, thread_ts: str, *, include_root: bool = True
+    ) -> list[FakeMessage]:
+        """The thread rooted at ``thread_ts`` in ts order: the root message first when the
+        fake knows it (a bot post, or seeded/ingested) and ``include_root``, then every
+        reply (bot's and others'). Deleted messages are left out."""
+        with self._lock:
+            found = [
+                m
+                for m in self._messages.get(channel, {}).values()
+                if (m.ts == thread_ts and include_root) or (m.thread_ts == thread_ts and m.is_reply)
+            ]
+            found.sort(key=lambda m: _ts_key(m.ts))
+            return copy.deepcopy(found)
+
+    def deleted_messages(self) -> list[FakeMessage]:
+        with self._lock:
+            return copy.deepcopy(self._deleted)
+
+    def ephemerals(
+        self, user: str | None = None, channel: str | None = None
+    ) -> list[FakeEphemeral]:
+        with self._lock:
+            return [
+                e
+                for e in self._ephemerals
+                if (user is None or e.user == user) and (channel is None or e.channel == channel)
+            ]
+
+    def views(self, method: str | None = None) -> list[FakeView]:
+        with self._lock:
+            return [v for v in self._views if method is None or v.method == method]
+
+    def responses(self) -> list[RecordedCall]:
+        """Posts to fake ``response_url`` values (``args`` is the JSON body plus ``_id``)."""
+        return self.calls_named("response_url")
+
+    @staticmethod
+    def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
+        return message_text(msg)
+
+    def permalink(self, channel: str, ts: str) -> str:
+        with self._lock:
+            msg = self._messages.get(channel, {}).get(ts)
+            link = f"{PERMALINK_BASE}/archives/{channel}/p{ts.replace('.', '')}"
+            if msg is not None and msg.is_reply:
+                link += f"?thread_ts={msg.thread_ts}&cid={channel}"
+            return link
+
+    # ---------------------------------------------------------------- waiting
+
+    async def wait_for(
+        self,
+        predicate: Callable[[FakeSlack], T],
+        timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, not an I/O timeout
+        *,
+        interval: float = 0.01,
+        description: str | None = None,
+    ) -> T:
+        """Poll ``predicate(self)`` until it returns something truthy, and return that.
+
+        Exceptions raised by the predicate count as "not yet" (so ``f.calls_named(m)[-1]``
+        is fine); on timeout an ``AssertionError`` describes the predicate, the last
+        exception and the latest calls.
+        """
+        deadline = time.monotonic() + timeout
+        last_exc: BaseException | None = None
+        while True:
+            try:
+                result = predicate(self)
+                if result:
+                    return result
+            except Exception as exc:
+                last_exc = exc
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    self._timeout_message(predicate, timeout, description, last_exc)
+                )
+            await asyncio.sleep(interval)
+
+    def wait_for_sync(
+        self,
+        predicate: Callable[[FakeSlack], T],
+        timeout: float = 5.0,
+        *,
+        interval: float = 0.01,
+        description: str | None = None,
+    ) -> T:
+        """Blocking variant of :meth:`wait_for` (for code not running in an event loop)."""
+        deadline = time.monotonic() + timeout
+        last_exc: BaseException | None = None
+        while True:
+            try:
+                result = predicate(self)
+                if result:
+                    return result
+            except Exception as exc:
+                last_exc = exc
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    self._timeout_message(predicate, timeout, description, last_exc)
+                )
+            time.sleep(interval)
+
+    def _timeout_message(
+        self,
+        predicate: Callable[..., Any],
+        timeout: float,
+        description: str | None,
+        last_exc: BaseException | None,
+    ) -> str:
+        if description is None:
+            try:
+                description = inspect.getsource(predicate).strip()
+            except (OSError, TypeError):
+                description = repr(predicate)
+        lines = [f"FakeSlack: condition not met within {timeout}s: {description}"]
+        if last_exc is not None:
+            lines.append(f"  last exception from the predicate: {last_exc!r}")
+        calls = self.calls
+        lines.append(f"  {len(calls)} calls recorded; latest:")
+        for c in calls[-12:]:
+            outcome = "ok" if c.ok else c.error
+            lines.append(f"    {c.method} -> {c.status} {outcome}")
+        return "\n".join(lines)
+
+    # ---------------------------------------------------------------- HTTP
+
+    async def _endpoint(self, request: Request) -> Response:
+        arrived = time.monotonic()
+        method = request.path_params["method"]
+        args: Json = {}
+        parse_error: str | None = None
+        encoding = "none"
+        for key, value in request.query_params.multi_items():
+            args[key] = value
+        raw = await request.body()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if raw:
+            if ctype == "application/json":
+                encoding = "json"
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                if isinstance(body, dict):
+                    args.update(body)
+                else:
+                    parse_error = "invalid_json"
+            elif ctype in ("application/x-www-form-urlencoded", ""):
+                encoding = "form"
+                try:
+                    args.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+                except UnicodeDecodeError:
+                    parse_error = "invalid_form_data"
+            else:
+                encoding = ctype
+                parse_error = "invalid_form_data"
+        if encoding != "json":
+            for key in _JSON_FIELDS & args.keys():
+                if isinstance(args[key], str) and args[key]:
+                    try:
+                        args[key] = json.loads(args[key])
+                    except ValueError:
+                        pass  # left as a string; the handler reports the format error
+        token = args.pop("token", None)
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+
+        with self._lock:
+            latency = self._latency.get(method, self._latency.get("*", 0.0))
+        if latency:
+            await asyncio.sleep(latency)
+
+        with self._lock:
+            status, body_out, headers = self._answer(method, args, token, parse_error)
+            self._calls.append(
+                RecordedCall(
+                    method=method,
+                    args=args,
+                    status=status,
+                    at=arrived,
+                    response=body_out,
+                    encoding=encoding,
+                    token=token if isinstance(token, str) else None,
+                )
+            )
+        return JSONResponse(copy.deepcopy(body_out), status_code=status, headers=headers)
+
+    async def _response_endpoint(self, request: Request) -> Response:
+        arrived = time.monotonic()
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {"_raw": raw.decode("utf-8", "replace")}
+        args: Json = dict(body) if isinstance(body, dict) else {"_raw": body}
+        args["_id"] = request.path_params["response_id"]
+        with self._lock:
+            self._calls.append(
+                RecordedCall(
+                    method="response_url",
+                    args=args,
+                    status=200,
+                    at=arrived,
+                    response={"ok": True},
+                    encoding="json",
+                )
+            )
+        return JSONResponse({"ok": True})
+
+    def _answer(
+        self, method: str, args: Json, token: Any, parse_error: str | None
+    ) -> tuple[int, Json, dict[str, str]]:
+        """Status, body and headers for one call. Runs under the lock."""
+        handler = self._handlers.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        if parse_error is not None:
+            return 200, {"ok": False, "error": parse_error}, {}
+        if not isinstance(token, str) or token not in self._tokens:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+
+        for key in (method, "*"):
+            queue = self._faults.get(key)
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.pop(0)
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(fault.retry_after)
+                return fault.status, {"ok": False, "error": fault.error}, headers
+
+        bucket = self._buckets.get(method)
+        if bucket is not None:
+            wait = bucket.take(time.monotonic())
+            if wait is not None:
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+
+        try:
+            result = handler(args)
+        except _SlackError as exc:
+            return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
+        return 200, {"ok": True, **result}, {}
+
+    # ---------------------------------------------------------------- storage helpers
+
+    def _store_message(
+        self,
+        *,
+        channel: str,
+        ts: str,
+        user: str,
+        text: str,
+        blocks: list[Json] | None,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+        metadata: Json | None = None,
+        streamed: bool = False,
+    ) -> FakeMessage:
+        msg = FakeMessage(
+            channel=channel,
+            ts=ts,
+            user=user,
+            text=text,
+            blocks=copy.deepcopy(blocks),
+            thread_ts=thread_ts,
+            bot_id=bot_id,
+            metadata=metadata,
+            streamed=streamed,
+            streaming=streamed,
+        )
+        msg.history.append(MessageVersion(text, copy.deepcopy(blocks), time.monotonic()))
+        self._messages.setdefault(channel, {})[ts] = msg
+        return msg
+
+    def _add_version(self, msg: FakeMessage) -> None:
+        msg.history.append(MessageVersion(msg.text, copy.deepcopy(msg.blocks), time.monotonic()))
+
+    def _channel_arg(self, args: Mapping[str, Any]) -> str:
+        channel = _str_arg(args, "channel")
+        if channel is None:
+            raise _SlackError("channel_not_found")
+        if channel[0] in "UW":  # posting to a user id goes to the bot's DM with them
+            return "D" + channel[1:]
+        return channel
+
+    def _find(self, channel: str, ts: str | None) -> FakeMessage:
+        msg = self._messages.get(channel, {}).get(ts or "")
+        if msg is None:
+            raise _SlackError("message_not_found")
+        return msg
+
+    def _synth_channel(self, channel_id: str) -> Json:
+        is_im = channel_id.startswith("D")
+        is_private = channel_id.startswith("G")
+        return {
+            "id": channel_id,
+            "name": channel_id.lower(),
+            "is_channel": not is_im and not is_private,
+            "is_group": is_private,
+            "is_im": is_im,
+            "is_mpim": False,
+            "is_private": is_private or is_im,
+            "is_archived": False,
+            "is_general": False,
+            "is_member": True,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "is_shared": False,
+            "context_team_id": self.team_id,
+            "created": 1_700_000_000,
+            "creator": self.bot_user_id,
+        }
+
+    # ---------------------------------------------------------------- methods
+
+    def _auth_test(self, args: Json) -> Json:
+        return {
+            "url": f"https://{self.team_domain}.fake.slack.test/",
+            "team": self.team_name,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        text = _text_arg(args)
+        blocks = _validate_blocks(args.get("blocks"))
+        if text is None and not blocks and not args.get("attachments"):
+            raise _SlackError("no_text")
+        metadata = _dict_arg(args.get("metadata"), "invalid_metadata_format")
+        msg = self._store_message(
+            channel=channel,
+            ts=self._clock.next(),
+            user=self.bot_user_id,
+            text=text or "",
+            blocks=blocks,
+            thread_ts=_str_arg(args, "thread_ts"),
+            bot_id=self.bot_id,
+            metadata=metadata,
+        )
+        return {"channel": channel, "ts": msg.ts, "message": msg.to_api(self.team_id)}
+
+    def _chat_update(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        text = _text_arg(args)
+        blocks = _validate_blocks(args.get("blocks"))
+        msg = self._find(channel, _str_arg(args, "ts"))
+        if msg.user != self.bot_user_id:
+            raise _SlackError("cant_update_message")
+        if text is None and "blocks" not in args and not args.get("attachments"):
+            raise _SlackError("no_text")
+        if text is not None:
+            msg.text = text
+        if "blocks" in args:  # omitted -> kept; [] or "" -> removed
+            msg.blocks = copy.deepcopy(blocks) if blocks else None
+        if "metadata" in args:
+            msg.metadata = _dict_arg(args.get("metadata"), "invalid_metadata_format")
+        self._add_version(msg)
+        return {
+            "channel": channel,
+            "ts": msg.ts,
+            "text": msg.text,
+            "message": msg.to_api(self.team_id),
+        }
+
+    def _chat_delete(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        msg = self._find(channel, _str_arg(args, "ts"))
+        if msg.user != self.bot_user_id:
+            raise _SlackError("cant_delete_message")
+        del self._messages[channel][msg.ts]
+        self._deleted.append(msg)
+        return {"channel": channel, "ts": msg.ts}
+
+    def _chat_post_ephemeral(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        user = _str_arg(args, "user")
+        if user is None:
+            raise _SlackError("user_not_found")
+        text = _text_arg(args)
+        blocks = _validate_blocks(args.get("blocks"))
+        if text is None and not blocks and not args.get("attachments"):
+            raise _SlackError("no_text")
+        ts = self._clock.next()
+        self._ephemerals.append(
+            FakeEphemeral(
+                channel=channel,
+                user=user,
+                text=text or "",
+                blocks=copy.deepcopy(blocks),
+                thread_ts=_str_arg(args, "thread_ts"),
+                message_ts=ts,
+                at=time.monotonic(),
+            )
+        )
+        return {"message_ts": ts}
+
+    def _chat_get_permalink(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        ts = _str_arg(args, "message_ts")
+        if ts is None:
+            raise _SlackError("message_not_found")
+        # Unknown ts (e.g. a human post never ingested) still gets a top-level link.
+        return {"channel": channel, "permalink": self.permalink(channel, ts)}
+
+    def _chat_start_stream(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        thread_ts = _str_arg(args, "thread_ts")
+        if thread_ts is None:
+            raise _SlackError("invalid_arguments")
+        msg = self._store_message(
+            channel=channel,
+            ts=self._clock.next(),
+            user=self.bot_user_id,
+            text=_chunks_markdown(args),
+            blocks=None,
+            thread_ts=thread_ts,
+            bot_id=self.bot_id,
+            streamed=True,
+        )
+        return {"channel": channel, "ts": msg.ts}
+
+    def _streaming_message(self, args: Json) -> FakeMessage:
+        msg = self._find(self._channel_arg(args), _str_arg(args, "ts"))
+        if not msg.streaming:
+            raise _SlackError("message_not_in_streaming_state")
+        return msg
+
+    def _chat_append_stream(self, args: Json) -> Json:
+        msg = self._streaming_message(args)
+        addition = _chunks_markdown(args)
+        if addition:
+            msg.text += addition
+            self._add_version(msg)
+        return {"channel": msg.channel, "ts": msg.ts}
+
+    def _chat_stop_stream(self, args: Json) -> Json:
+        msg = self._streaming_message(args)
+        addition = _chunks_markdown(args)
+        blocks = _validate_blocks(args.get("blocks"))
+        msg.text += addition
+        if blocks:
+            msg.blocks = copy.deepcopy(blocks)
+        if args.get("metadata"):
+            msg.metadata = _dict_arg(args.get("metadata"), "invalid_metadata_format")
+        msg.streaming = False
+        self._add_version(msg)
+        return {"channel": msg.channel, "ts": msg.ts, "message": msg.to_api(self.team_id)}
+
+    def _users_info(self, args: Json) -> Json:
+        user = self._users.get(_str_arg(args, "user") or "")
+        if user is None:
+            raise _SlackError("user_not_found")
+        return {"user": copy.deepcopy(user)}
+
+    def _conversations_info(self, args: Json) -> Json:
+        channel = _str_arg(args, "channel")
+        if channel is None:
+            raise _SlackError("channel_not_found")
+        info = self._channels.get(channel)
+        if info is None:
+            if channel[0] not in "CGD":
+                raise _SlackError("channel_not_found")
+            info = self._synth_channel(channel)
+        return {"channel": copy.deepcopy(info)}
+
+    def _conversations_replies(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        ts = _str_arg(args, "ts")
+        msgs = self._messages.get(channel, {})
+        if ts is None or ts not in msgs:
+            raise _SlackError("thread_not_found")
+        found = [m for m in msgs.values() if m.ts == ts or (m.thread_ts == ts and m.is_reply)]
+        found.sort(key=lambda m: _ts_key(m.ts))
+        return {
+            "messages": [m.to_api(self.team_id) for m in found],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_history(self, args: Json) -> Json:
+        channel = self._channel_arg(args)
+        found = [m for m in self._messages.get(channel, {}).values() if not m.is_reply]
+        found.sort(key=lambda m: _ts_key(m.ts), reverse=True)
+        limit = int(args.get("limit") or 100)
+        return {
+            "messages": [m.to_api(self.team_id) for m in found[:limit]],
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _views_record(self, method: str, args: Json) -> Json:
+        view = _dict_arg(args.get("view"), "invalid_arguments")
+        if view is None:
+            raise _SlackError("invalid_arguments")
+        if method in ("views.open", "views.push") and not _str_arg(args, "trigger_id"):
+            raise _SlackError("invalid_trigger_id")
+        if method == "views.publish" and not _str_arg(args, "user_id"):
+            raise _SlackError("invalid_arguments")
+        view_id = _str_arg(args, "view_id") or f"V{uuid.uuid4().hex[:10].upper()}"
+        self._views.append(
+            FakeView(
+                method=method,
+                view=copy.deepcopy(view),
+                view_id=view_id,
+                trigger_id=_str_arg(args, "trigger_id"),
+                user_id=_str_arg(args, "user_id"),
+                at=time.monotonic(),
+            )
+        )
+        return {"view": {"id": view_id, "team_id": self.team_id, **copy.deepcopy(view)}}
