@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -21,8 +22,11 @@ class BackgroundServer:
     def __init__(self, app: Any, *, name: str = "sandbox") -> None:
         self._app = app
         self._name = name
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # An explicit IPPROTO_TCP lets asyncio turn Nagle off on accepted
+        # connections; without it each small streamed write waits for a delayed ACK.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self._server: uvicorn.Server | None = None
@@ -56,10 +60,11 @@ class BackgroundServer:
         self._thread.start()
         started.wait(10)
         # Wait until uvicorn has finished its start-up and is accepting.
-        for _ in range(1000):
-            if self._server.started:
-                break
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self._server.started:
+            raise RuntimeError(f"{self._name} did not start")
         return self
 
     def stop(self) -> None:
