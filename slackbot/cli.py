@@ -47,6 +47,9 @@ async def _serve_http(settings: Settings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
     log.info("HTTP mode: listening on %s:%d, POST /slack/events", settings.host, settings.port)
+    # uvicorn re-raises SIGTERM once it has shut down, through whatever handler was
+    # installed before it: make that a no-op so a requested, clean stop exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     await uvicorn.Server(config).serve()
 
 

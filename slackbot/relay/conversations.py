@@ -1,0 +1,154 @@
+"""Who speaks to Amigo, and which conversation a thread is.
+
+Each Slack user is one Amigo user, created on first contact. Amigo allows one
+unfinished conversation per user and service, so starting a new thread applies
+the active-conversation policy to the user's other open conversations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from slackbot.amigo.client import AmigoClient
+from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
+from slackbot.config import ActivePolicy
+from slackbot.relay.ports import Profile, SlackPort
+from slackbot.slack import messages
+from slackbot.store.models import Conversation
+from slackbot.store.repo import Store, ThreadKey, thread_of
+
+log = logging.getLogger("slackbot.conversations")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    provisioning_user_id: str
+    role_name: str
+    email_template: str
+
+
+def _names(profile: Profile) -> tuple[str, str]:
+    """Amigo needs a non-empty first and last name."""
+    first, last = profile.first_name.strip(), profile.last_name.strip()
+    if not first and not last:
+        parts = profile.display_name.split(maxsplit=1) or [profile.user_id]
+        first, last = parts[0], (parts[1] if len(parts) > 1 else "")
+    return first or last or profile.user_id, last or "(Slack)"
+
+
+class Identities:
+    """Slack user -> Amigo user, created through the user API on first contact."""
+
+    def __init__(
+        self, store: Store, amigo: AmigoClient, slack: SlackPort, config: IdentityConfig
+    ) -> None:
+        self._store = store
+        self._amigo = amigo
+        self._slack = slack
+        self._config = config
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def amigo_user_for(self, team_id: str, slack_user_id: str) -> str:
+        known = await self._store.amigo_user(team_id, slack_user_id)
+        if known is not None:
+            return known.amigo_user_id
+        lock = self._locks.setdefault((team_id, slack_user_id), asyncio.Lock())
+        async with lock:
+            known = await self._store.amigo_user(team_id, slack_user_id)
+            if known is not None:
+                return known.amigo_user_id
+            user_id, email = await self._provision(team_id, slack_user_id)
+            await self._store.save_amigo_user(team_id, slack_user_id, user_id, email)
+            self._locks.pop((team_id, slack_user_id), None)
+            return user_id
+
+    async def _provision(self, team_id: str, slack_user_id: str) -> tuple[str, str]:
+        profile = await self._slack.profile(slack_user_id)
+        email = profile.email or self._config.email_template.format(
+            team_id=team_id.lower(), user_id=slack_user_id.lower()
+        )
+        admin = self._config.provisioning_user_id
+        existing = await self._amigo.find_user_by_email(admin, email)
+        if existing is not None:
+            return existing, email
+        first, last = _names(profile)
+        try:
+            created = await self._amigo.create_user(
+                admin,
+                first_name=first,
+                last_name=last,
+                email=email,
+                role_name=self._config.role_name,
+            )
+        except AmigoConflict:
+            # Created meanwhile (by another replica, say): look it up again.
+            again = await self._amigo.find_user_by_email(admin, email)
+            if again is None:
+                raise
+            return again, email
+        log.info("created Amigo user for Slack user %s", slack_user_id)
+        return created, email
+
+
+class Conversations:
+    """Finishing conversations and the policy for a user's other open ones."""
+
+    def __init__(
+        self, store: Store, amigo: AmigoClient, slack: SlackPort, policy: ActivePolicy
+    ) -> None:
+        self._store = store
+        self._amigo = amigo
+        self._slack = slack
+        self.policy = policy
+
+    async def thread_link(self, thread: ThreadKey) -> str:
+        return await self._slack.permalink(thread.channel_id, thread.thread_ts)
+
+    async def finish(self, conversation: Conversation, *, reason: str, notice: str | None) -> bool:
+        """Finish in Amigo and in the store, then say so in the thread.
+
+        Returns False when it was already finished here. Amigo's 409 (already
+        finished) and 404 count as finished.
+        """
+        if conversation.amigo_conversation_id and conversation.amigo_user_id:
+            try:
+                await self._amigo.finish_conversation(
+                    conversation.amigo_user_id, conversation.amigo_conversation_id
+                )
+            except (AmigoConflict, AmigoNotFound) as exc:
+                log.info("conversation %s already finished in Amigo: %s", conversation.id, exc)
+        if not await self._store.finish_conversation(conversation.id, reason):
+            return False
+        if notice:
+            await self._slack.post_message(
+                conversation.channel_id, conversation.thread_ts, notice, None
+            )
+        return True
+
+    async def make_room_for(self, conversation: Conversation) -> str | None:
+        """Apply the policy to the owner's other open conversations.
+
+        Returns None when the new conversation may start, or the link of the
+        conversation that blocks it (policy ``refuse``).
+        """
+        others = await self._store.open_conversations_of(
+            conversation.team_id, conversation.owner_user_id, exclude_id=conversation.id
+        )
+        if not others:
+            return None
+        if self.policy == "refuse":
+            return await self.thread_link(thread_of(others[0]))
+        new_link = await self.thread_link(thread_of(conversation))
+        for other in others:
+            try:
+                await self.finish(
+                    other,
+                    reason="new-thread",
+                    notice=messages.finished_for_new_thread(new_link),
+                )
+            except AmigoError:
+                log.exception("could not finish conversation %s for a new thread", other.id)
+                raise
+        return None

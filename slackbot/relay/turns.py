@@ -1,0 +1,325 @@
+"""One thread's turns, one at a time and in order, each end to end.
+
+Amigo refuses a second action on a conversation while one runs, so every
+thread has at most one worker; messages that arrive meanwhile wait as queued
+rows and are taken in Slack order when the reply completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from slackbot.amigo.client import AmigoClient
+from slackbot.amigo.errors import (
+    AmigoAuthError,
+    AmigoBadRequest,
+    AmigoConflict,
+    AmigoError,
+    AmigoHTTPError,
+    AmigoNotFound,
+    AmigoRateLimited,
+    AmigoStreamCut,
+    AmigoTransportError,
+    AmigoUnavailable,
+)
+from slackbot.amigo.events import (
+    AmigoEvent,
+    ConversationCreated,
+    CurrentAgentAction,
+    ErrorEvent,
+    InteractionComplete,
+    NewMessage,
+    UserMessageAvailable,
+)
+from slackbot.relay.conversations import Conversations, Identities
+from slackbot.relay.ports import SlackPort
+from slackbot.relay.stream import ReplySink
+from slackbot.relay.tasks import TaskTracker
+from slackbot.slack import messages
+from slackbot.store.models import (
+    OPEN_CONVERSATION_STATES,
+    Conversation,
+    Turn,
+    TurnKind,
+    TurnState,
+)
+from slackbot.store.repo import Store, ThreadKey, thread_of
+
+log = logging.getLogger("slackbot.turns")
+
+ReplyFactory = Callable[[str, str], ReplySink]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnConfig:
+    service_id: str
+    version_set: str
+    retry_attempts: int = 3
+    retry_max_wait: float = 60.0
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+class _Retry(Exception):
+    """Amigo asked us to come back later before the turn began."""
+
+    def __init__(self, wait: float | None, cause: AmigoError, busy: bool) -> None:
+        self.wait = wait
+        self.cause = cause
+        self.busy = busy
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        amigo: AmigoClient,
+        slack: SlackPort,
+        identities: Identities,
+        conversations: Conversations,
+        tasks: TaskTracker,
+        reply_factory: ReplyFactory,
+        config: TurnConfig,
+    ) -> None:
+        self._store = store
+        self._amigo = amigo
+        self._slack = slack
+        self._identities = identities
+        self._conversations = conversations
+        self._tasks = tasks
+        self._reply_factory = reply_factory
+        self._config = config
+        self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
+        self._again: set[ThreadKey] = set()
+
+    def kick(self, thread: ThreadKey) -> None:
+        """Make sure a worker will look at ``thread``'s queued turns."""
+        if thread in self._workers:
+            self._again.add(thread)
+            return
+        task = self._tasks.spawn(self._work(thread), name=f"turns:{thread.thread_ts}")
+        if task is not None:
+            self._workers[thread] = task
+
+    @property
+    def busy_threads(self) -> int:
+        return len(self._workers)
+
+    async def _work(self, thread: ThreadKey) -> None:
+        try:
+            while True:
+                self._again.discard(thread)
+                turn = await self._store.next_queued_turn(thread)
+                if turn is None:
+                    if thread in self._again:
+                        continue
+                    return
+                await self.run_turn(turn)
+        finally:
+            self._workers.pop(thread, None)
+
+    async def run_turn(self, turn: Turn) -> Outcome:
+        conversation = (
+            await self._store.conversation(turn.conversation_id)
+            if turn.conversation_id is not None
+            else None
+        )
+        if conversation is None or conversation.state not in OPEN_CONVERSATION_STATES:
+            await self._store.set_turn_state(turn.id, TurnState.FAILED, error="not open")
+            await self._slack.post_ephemeral(
+                turn.channel_id, turn.user_id, messages.thread_finished_hint(), turn.thread_ts
+            )
+            return Outcome.FAILED
+        await self._store.set_turn_state(turn.id, TurnState.SENDING)
+        reply = self._reply_factory(turn.channel_id, turn.thread_ts)
+        reply_ts = await reply.open()
+        await self._store.set_turn_state(turn.id, TurnState.SENDING, reply_ts=reply_ts)
+        try:
+            outcome, note = await self._attempt(conversation, turn, reply)
+        except Exception:
+            log.exception("turn %s failed unexpectedly", turn.id)
+            outcome, note = Outcome.INTERRUPTED, messages.REPLY_INTERRUPTED
+        if note is not None:
+            await reply.close_with_notice(note)
+        state = {
+            Outcome.DONE: TurnState.DONE,
+            Outcome.INTERRUPTED: TurnState.INTERRUPTED,
+            Outcome.FAILED: TurnState.FAILED,
+        }[outcome]
+        await self._store.set_turn_state(turn.id, state)
+        if turn.kind == TurnKind.START and outcome == Outcome.FAILED:
+            await self._abandon(conversation)
+        return outcome
+
+    async def _abandon(self, conversation: Conversation) -> None:
+        """A conversation that never started: its waiting turns cannot be sent."""
+        fresh = await self._store.conversation(conversation.id)
+        if fresh is not None and fresh.amigo_conversation_id is None:
+            await self._store.fail_conversation(conversation.id, "start failed")
+            for waiting in await self._store.fail_queued_turns(conversation.id, "start failed"):
+                await self._slack.post_ephemeral(
+                    waiting.channel_id,
+                    waiting.user_id,
+                    messages.REPLY_FAILED_START,
+                    waiting.thread_ts,
+                )
+
+    async def _attempt(
+        self, conversation: Conversation, turn: Turn, reply: ReplySink
+    ) -> tuple[Outcome, str | None]:
+        """Send the turn, retrying while Amigo says to come back later.
+
+        Returns the outcome and, unless the reply completed, the notice to end it with.
+        """
+        if turn.kind == TurnKind.START:
+            prepared = await self._prepare_start(conversation)
+            if isinstance(prepared, str):
+                return Outcome.FAILED, prepared
+            conversation = prepared
+        attempts = self._config.retry_attempts
+        for attempt in range(attempts + 1):
+            try:
+                return await self._send(conversation, turn, reply)
+            except _Retry as retry:
+                if attempt == attempts:
+                    log.warning("giving up on turn %s: %s", turn.id, retry.cause)
+                    busy = messages.REPLY_FAILED_BUSY
+                    return Outcome.FAILED, busy if retry.busy else messages.REPLY_FAILED_UNREACHABLE
+                wait = min(retry.wait or 2.0 ** (attempt + 1), self._config.retry_max_wait)
+                await reply.status(messages.waiting_for_amigo(wait))
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def _prepare_start(self, conversation: Conversation) -> Conversation | str:
+        """Identity and policy before a conversation is created; a str is a refusal."""
+        try:
+            amigo_user = await self._identities.amigo_user_for(
+                conversation.team_id, conversation.owner_user_id
+            )
+        except AmigoAuthError as exc:
+            log.error("Amigo refused the provisioning credentials: %s", exc)
+            return messages.REPLY_FAILED_MISCONFIGURED
+        except AmigoError as exc:
+            log.error("could not provision an Amigo user: %s", exc)
+            return messages.REPLY_FAILED_START
+        await self._store.set_conversation_user(conversation.id, amigo_user)
+        conversation.amigo_user_id = amigo_user
+        try:
+            blocking = await self._conversations.make_room_for(conversation)
+        except AmigoError:
+            return messages.REPLY_FAILED_START
+        if blocking is not None:
+            return messages.refused_active_elsewhere(blocking)
+        return conversation
+
+    def _open_stream(self, conversation: Conversation, turn: Turn) -> AsyncIterator[AmigoEvent]:
+        assert conversation.amigo_user_id is not None
+        if turn.kind == TurnKind.START:
+            return self._amigo.create_conversation(
+                conversation.amigo_user_id,
+                service_id=self._config.service_id,
+                version_set=self._config.version_set,
+                initial_message=turn.text or None,
+            )
+        assert conversation.amigo_conversation_id is not None
+        return self._amigo.interact(
+            conversation.amigo_user_id, conversation.amigo_conversation_id, turn.text
+        )
+
+    async def _send(
+        self, conversation: Conversation, turn: Turn, reply: ReplySink
+    ) -> tuple[Outcome, str | None]:
+        if turn.kind == TurnKind.REPLY and not turn.text.strip():
+            return Outcome.FAILED, messages.MESSAGE_EMPTY
+        started = False
+        try:
+            async for event in self._open_stream(conversation, turn):
+                started = True
+                if isinstance(event, ConversationCreated):
+                    await self._store.activate_conversation(conversation.id, event.conversation_id)
+                    conversation.amigo_conversation_id = event.conversation_id
+                    await self._store.set_turn_state(turn.id, TurnState.STREAMING)
+                elif isinstance(event, UserMessageAvailable):
+                    await self._store.set_turn_state(turn.id, TurnState.STREAMING)
+                elif isinstance(event, CurrentAgentAction):
+                    if event.label:
+                        await reply.status(messages.agent_action(event.label))
+                elif isinstance(event, NewMessage):
+                    await reply.append(event.message)
+                elif isinstance(event, InteractionComplete):
+                    await self._complete(conversation, turn, reply, event)
+                    return Outcome.DONE, None
+                elif isinstance(event, ErrorEvent):
+                    log.warning(
+                        "Amigo error event in turn %s: %s %s",
+                        turn.id,
+                        event.http_error_code,
+                        event.error_description[:200],
+                    )
+                    return Outcome.INTERRUPTED, messages.REPLY_INTERRUPTED
+            raise AmigoStreamCut("the stream ended before the reply was complete")
+        except AmigoStreamCut as exc:
+            log.warning("reply stream of turn %s was cut: %s", turn.id, exc)
+            return Outcome.INTERRUPTED, messages.REPLY_INTERRUPTED
+        except AmigoTransportError as exc:
+            if started or exc.request_sent:
+                log.warning("turn %s lost its connection to Amigo: %s", turn.id, exc)
+                return Outcome.INTERRUPTED, messages.REPLY_INTERRUPTED
+            raise _Retry(None, exc, busy=False) from exc
+        except (AmigoRateLimited, AmigoUnavailable) as exc:
+            raise _Retry(exc.retry_after, exc, busy=True) from exc
+        except AmigoConflict as exc:
+            if "finish" in str(exc).lower() or "finish" in (exc.body or "").lower():
+                await self._conversations.finish(
+                    conversation, reason="finished-in-amigo", notice=None
+                )
+                return Outcome.FAILED, messages.CONVERSATION_COMPLETED
+            raise _Retry(exc.retry_after, exc, busy=True) from exc
+        except AmigoAuthError as exc:
+            log.error("Amigo refused the credentials for turn %s: %s", turn.id, exc)
+            return Outcome.FAILED, messages.REPLY_FAILED_MISCONFIGURED
+        except (AmigoBadRequest, AmigoNotFound) as exc:
+            log.warning("Amigo rejected turn %s: %s", turn.id, exc)
+            if turn.kind == TurnKind.START:
+                return Outcome.FAILED, messages.REPLY_FAILED_START
+            return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
+        except AmigoHTTPError as exc:
+            log.warning("Amigo answered turn %s with %s", turn.id, exc)
+            return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
+
+    async def _complete(
+        self,
+        conversation: Conversation,
+        turn: Turn,
+        reply: ReplySink,
+        event: InteractionComplete,
+    ) -> None:
+        await reply.complete(event.full_message)
+        await self._store.record_interaction(conversation.id, event.interaction_id)
+        if event.conversation_completed:
+            await self._store.finish_conversation(conversation.id, "completed")
+            await self._slack.post_message(
+                conversation.channel_id,
+                conversation.thread_ts,
+                messages.CONVERSATION_COMPLETED,
+                None,
+            )
+            for waiting in await self._store.fail_queued_turns(conversation.id, "finished"):
+                await self._slack.post_ephemeral(
+                    waiting.channel_id,
+                    waiting.user_id,
+                    messages.thread_finished_hint(),
+                    waiting.thread_ts,
+                )
+
+
+__all__ = ["Outcome", "ReplyFactory", "TurnConfig", "TurnRunner", "thread_of"]

@@ -1,0 +1,99 @@
+"""Assembles the app: settings in, a Bolt AsyncApp and the relay behind it out."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from slackbot.amigo.client import AmigoClient
+from slackbot.config import Settings
+from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
+from slackbot.relay.inbox import Inbox
+from slackbot.relay.stream import EditingReply, ReplySink
+from slackbot.relay.tasks import TaskTracker
+from slackbot.relay.turns import TurnConfig, TurnRunner
+from slackbot.slack.events import register_events
+from slackbot.slack.web_port import WebApiPort, web_client
+from slackbot.store.db import create_engine
+from slackbot.store.models import TurnState
+from slackbot.store.repo import Store
+
+log = logging.getLogger("slackbot.app")
+
+
+class Runtime:
+    """Everything one process runs, with one way in (:attr:`bolt`) and one way out
+    (:meth:`shutdown`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tasks = TaskTracker()
+        self.store = Store(create_engine(settings.database_url))
+        self.amigo = AmigoClient(
+            settings.amigo_base_url,
+            settings.amigo_organization_id,
+            settings.amigo_api_key.get_secret_value(),
+            settings.amigo_api_key_id.get_secret_value(),
+            stream_idle_timeout=settings.amigo_stream_idle_timeout_seconds,
+        )
+        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.slack = WebApiPort(client)
+        identities = Identities(
+            self.store,
+            self.amigo,
+            self.slack,
+            IdentityConfig(
+                provisioning_user_id=settings.amigo_user_id,
+                role_name=settings.amigo_user_role,
+                email_template=settings.amigo_user_email_template,
+            ),
+        )
+        self.conversations = Conversations(
+            self.store, self.amigo, self.slack, settings.amigo_on_active_conversation
+        )
+        self.runner = TurnRunner(
+            store=self.store,
+            amigo=self.amigo,
+            slack=self.slack,
+            identities=identities,
+            conversations=self.conversations,
+            tasks=self.tasks,
+            reply_factory=self._new_reply,
+            config=TurnConfig(
+                service_id=settings.amigo_service_id,
+                version_set=settings.amigo_version_set,
+                retry_attempts=settings.amigo_retry_attempts,
+                retry_max_wait=settings.amigo_retry_max_wait_seconds,
+            ),
+        )
+        self.inbox = Inbox(self.store, self.slack, self.runner)
+        secret = settings.slack_signing_secret
+        self.bolt = AsyncApp(
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            request_verification_enabled=not settings.socket_mode,
+            logger=logging.getLogger("slackbot.bolt"),
+        )
+        register_events(self.bolt, self.inbox, self.slack, self.tasks)
+
+    def _new_reply(self, channel: str, thread_ts: str) -> ReplySink:
+        return EditingReply(
+            self.slack,
+            channel,
+            thread_ts,
+            min_interval=self.settings.slack_edit_interval_seconds,
+        )
+
+    async def start(self) -> None:
+        """Pick up turns that were queued when the process last stopped."""
+        for thread in await self.store.threads_with_turns_in([TurnState.QUEUED]):
+            self.runner.kick(thread)
+
+    async def shutdown(self) -> None:
+        """Stop taking work, let running replies finish within the grace period."""
+        cancelled = await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        if cancelled:
+            log.warning("shutdown cut %d running task(s) short", cancelled)
+        await self.amigo.aclose()
+        await self.store.close()

@@ -1,0 +1,102 @@
+"""The relay's :class:`~slackbot.relay.ports.SlackPort`, on slack_sdk's Web API client.
+
+Rate limits and dropped connections are retried by slack_sdk's own retry
+handlers, installed on the client in :func:`web_client`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from slackbot.relay.ports import Blocks, Profile
+
+log = logging.getLogger("slackbot.slack")
+
+
+def web_client(token: str, base_url: str) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=30)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    # The default list already holds a connection-error handler; keep exactly one.
+    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncConnectionErrorRetryHandler())
+    return client
+
+
+class WebApiPort:
+    """Posts, edits and looks up through the Web API of one workspace."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._profiles: dict[str, Profile] = {}
+
+    async def post_message(
+        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+    ) -> str:
+        args: dict[str, Any] = {"channel": channel, "text": text}
+        if thread_ts is not None:
+            args["thread_ts"] = thread_ts
+        if blocks is not None:
+            args["blocks"] = blocks
+        response = await self.client.chat_postMessage(**args)
+        return str(response["ts"])
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+    ) -> None:
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+
+    async def delete_message(self, channel: str, ts: str) -> None:
+        await self.client.chat_delete(channel=channel, ts=ts)
+
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts is not None:
+            args["thread_ts"] = thread_ts
+        await self.client.chat_postEphemeral(**args)
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        return str(response["permalink"])
+
+    async def profile(self, user_id: str) -> Profile:
+        cached = self._profiles.get(user_id)
+        if cached is not None:
+            return cached
+        response = await self.client.users_info(user=user_id)
+        user: dict[str, Any] = response["user"]
+        info: dict[str, Any] = user.get("profile") or {}
+        profile = Profile(
+            user_id=user_id,
+            first_name=str(info.get("first_name") or ""),
+            last_name=str(info.get("last_name") or ""),
+            display_name=str(
+                info.get("display_name") or info.get("real_name") or user.get("name") or user_id
+            ),
+            email=info.get("email") or None,
+            is_admin=bool(user.get("is_admin")),
+            is_owner=bool(user.get("is_owner")),
+        )
+        self._profiles[user_id] = profile
+        return profile
+
+    async def display_name(self, user_id: str) -> str | None:
+        try:
+            return (await self.profile(user_id)).display_name
+        except Exception:
+            log.warning("could not look up Slack user %s", user_id)
+            return None

@@ -1,0 +1,144 @@
+"""The real app on a loopback port, between a fake Slack and a fake Amigo.
+
+Tests talk to the app only as Slack does (signed HTTP requests to
+``/slack/events``) and look at what reached the fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+from slackbot.config import load_settings
+from slackbot.sandbox.amigo_fake import FakeAmigo
+from slackbot.sandbox.slack_fake import FakeMessage, FakeSlack, message_text
+from slackbot.sandbox.slack_sender import SlackSender
+from slackbot.slack.app import Runtime
+from slackbot.store.db import migrate
+from slackbot.web import create_web_app
+
+SIGNING_SECRET = "made-up-signing-secret-for-tests"
+SERVICE_ID = "0123456789abcdef01234567"
+CHANNEL = "C0CHAN"
+ALICE, BOB = "UALICE", "UBOB"
+
+T = TypeVar("T")
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    amigo: FakeAmigo
+    sender: SlackSender
+    runtime: Runtime
+    url: str
+
+    async def wait_for(
+        self, predicate: Callable[[], T], timeout: float = 10.0, what: str | None = None
+    ) -> T:
+        """Wait until ``predicate()`` is truthy (it may read either fake)."""
+        return await self.slack.wait_for(lambda _: predicate(), timeout=timeout, description=what)
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the app has no background work left."""
+        await asyncio.wait_for(self.runtime.tasks.wait_idle(), timeout)
+
+    def bot_replies(self, thread_ts: str, channel: str = CHANNEL) -> list[FakeMessage]:
+        return [
+            m
+            for m in self.slack.thread(channel, thread_ts, include_root=False)
+            if m.user == self.slack.bot_user_id
+        ]
+
+    def bot_texts(self, thread_ts: str, channel: str = CHANNEL) -> list[str]:
+        return [message_text(m) for m in self.bot_replies(thread_ts, channel)]
+
+
+def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, db: Path) -> dict[str, Any]:
+    return {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_app_token": "",
+        "slack_api_url": slack.api_url,
+        "amigo_base_url": amigo.url,
+        "amigo_organization_id": amigo.organization_id,
+        "amigo_api_key": amigo.api_key,
+        "amigo_api_key_id": amigo.api_key_id,
+        "amigo_user_id": amigo.admin_user_id,
+        "amigo_service_id": SERVICE_ID,
+        "amigo_user_role": "DefaultUserRole",
+        "database_url": f"sqlite+aiosqlite:///{db}",
+        "slack_edit_interval_seconds": 0.3,
+        "amigo_retry_max_wait_seconds": 2.0,
+        "shutdown_grace_seconds": 5.0,
+    }
+
+
+@pytest.fixture(scope="session")
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def slack(fake_slack: FakeSlack) -> FakeSlack:
+    fake_slack.reset()
+    fake_slack.add_user(
+        ALICE,
+        name="alice",
+        real_name="Alice Liddell",
+        email="alice@example.com",
+        first_name="Alice",
+        last_name="Liddell",
+    )
+    fake_slack.add_user(
+        BOB,
+        name="bob",
+        real_name="Bob Builder",
+        first_name="Bob",
+        last_name="Builder",
+    )
+    return fake_slack
+
+
+@pytest.fixture
+def amigo() -> Iterator[FakeAmigo]:
+    with FakeAmigo() as fake:
+        yield fake
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+async def harness(
+    slack: FakeSlack, amigo: FakeAmigo, tmp_path: Path, extra_settings: dict[str, Any]
+) -> AsyncIterator[Harness]:
+    overrides = settings_overrides(slack, amigo, tmp_path / "app.db") | extra_settings
+    settings = load_settings(**overrides)
+    await migrate(settings.database_url)
+    runtime = Runtime(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_web_app(runtime), log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    url = f"http://127.0.0.1:{port}"
+    async with SlackSender(url, SIGNING_SECRET, team_id=slack.team_id) as sender:
+        await slack.wait_for(lambda _: server.started, timeout=10, description="app started")
+        yield Harness(slack, amigo, sender, runtime, url)
+        server.should_exit = True
+        await asyncio.wait_for(serving, 30)
+    sock.close()
