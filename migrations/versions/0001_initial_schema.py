@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("amigo_conversation_id", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("latest_interaction_id", sa.String(length=64), nullable=True),
+        sa.Column("latest_reply_ts", sa.String(length=32), nullable=True),
         sa.Column("turn_count", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

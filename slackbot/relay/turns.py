@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.amigo.errors import (
@@ -36,7 +37,7 @@ from slackbot.amigo.events import (
     UserMessageAvailable,
 )
 from slackbot.relay.conversations import Conversations, Identities
-from slackbot.relay.ports import SlackPort
+from slackbot.relay.ports import Blocks, SlackPort
 from slackbot.relay.stream import ReplySink
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack import messages
@@ -52,6 +53,26 @@ from slackbot.store.repo import Store, ThreadKey, thread_of
 log = logging.getLogger("slackbot.turns")
 
 ReplyFactory = Callable[[str, str], ReplySink]
+
+
+class ReplyHooks(Protocol):
+    """What the Slack side adds around a completed reply (menus, suggestions)."""
+
+    async def footer(self, conversation: Conversation, interaction_id: str) -> Blocks | None:
+        """Blocks to put under the reply's last message, e.g. its overflow menu."""
+        ...
+
+    async def after_reply(self, conversation: Conversation, interaction_id: str) -> None:
+        """Called once the reply is complete and recorded."""
+        ...
+
+
+class NoHooks:
+    async def footer(self, conversation: Conversation, interaction_id: str) -> Blocks | None:
+        return None
+
+    async def after_reply(self, conversation: Conversation, interaction_id: str) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +110,7 @@ class TurnRunner:
         tasks: TaskTracker,
         reply_factory: ReplyFactory,
         config: TurnConfig,
+        hooks: ReplyHooks | None = None,
     ) -> None:
         self._store = store
         self._amigo = amigo
@@ -98,6 +120,7 @@ class TurnRunner:
         self._tasks = tasks
         self._reply_factory = reply_factory
         self._config = config
+        self.hooks: ReplyHooks = hooks or NoHooks()
         self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
         self._again: set[ThreadKey] = set()
 
@@ -296,6 +319,15 @@ class TurnRunner:
             log.warning("Amigo answered turn %s with %s", turn.id, exc)
             return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
 
+    async def _footer(
+        self, conversation: Conversation, event: InteractionComplete
+    ) -> Blocks | None:
+        try:
+            return await self.hooks.footer(conversation, event.interaction_id)
+        except Exception:
+            log.exception("reply footer hook failed")
+            return None
+
     async def _complete(
         self,
         conversation: Conversation,
@@ -303,8 +335,18 @@ class TurnRunner:
         reply: ReplySink,
         event: InteractionComplete,
     ) -> None:
-        await reply.complete(event.full_message)
-        await self._store.record_interaction(conversation.id, event.interaction_id)
+        footer = None if event.conversation_completed else await self._footer(conversation, event)
+        await reply.complete(event.full_message, footer)
+        await self._store.record_interaction(
+            conversation.id, event.interaction_id, reply.reply_ts
+        )
+        conversation.latest_interaction_id = event.interaction_id
+        conversation.latest_reply_ts = reply.reply_ts
+        if not event.conversation_completed:
+            try:
+                await self.hooks.after_reply(conversation, event.interaction_id)
+            except Exception:
+                log.exception("after-reply hook failed in turn %s", turn.id)
         if event.conversation_completed:
             await self._store.finish_conversation(conversation.id, "completed")
             await self._slack.post_message(

@@ -85,6 +85,7 @@ class Conversation(Base):
     amigo_conversation_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), default=ConversationState.STARTING)
     latest_interaction_id: Mapped[str | None] = mapped_column(String(64))
+    latest_reply_ts: Mapped[str | None] = mapped_column(String(32))
     turn_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -219,13 +219,16 @@ class Store:
             state=ConversationState.ACTIVE,
         )
 
-    async def record_interaction(self, conversation_id: int, interaction_id: str) -> None:
+    async def record_interaction(
+        self, conversation_id: int, interaction_id: str, reply_ts: str | None = None
+    ) -> None:
         async with self._sessions() as session:
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation_id)
                 .values(
                     latest_interaction_id=interaction_id,
+                    latest_reply_ts=reply_ts,
                     turn_count=Conversation.turn_count + 1,
                 )
             )
