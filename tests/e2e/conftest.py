@@ -104,6 +104,7 @@ def slack(fake_slack: FakeSlack) -> FakeSlack:
         real_name="Bob Builder",
         first_name="Bob",
         last_name="Builder",
+        display_name="Bob Builder",
     )
     return fake_slack
 
