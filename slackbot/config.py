@@ -101,6 +101,19 @@ class Settings(BaseSettings):
     slack_edit_interval_seconds: float = Field(
         default=1.0, ge=0.05, description="least time between two edits of one reply"
     )
+    slack_edits_per_minute: float = Field(
+        default=50.0, gt=0, description="chat.update budget of the workspace, shared by all replies"
+    )
+    slack_edit_burst: int = Field(
+        default=8, ge=1, description="edits the workspace may make at once before pacing"
+    )
+    slack_posts_per_second: float = Field(
+        default=1.0, gt=0, description="new messages per second in one channel"
+    )
+    amigo_coalesce_replies: bool = Field(
+        default=True,
+        description="send replies that arrive while the agent answers as one message",
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0, ge=0, description="how long running replies may finish on shutdown"
     )

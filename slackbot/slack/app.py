@@ -10,6 +10,7 @@ from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.inbox import Inbox
+from slackbot.relay.pacing import ChannelPacer, EditBudget
 from slackbot.relay.stream import EditingReply, ReplySink
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.turns import TurnConfig, TurnRunner
@@ -37,8 +38,13 @@ class Runtime:
             settings.amigo_api_key_id.get_secret_value(),
             stream_idle_timeout=settings.amigo_stream_idle_timeout_seconds,
         )
-        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        self.slack = WebApiPort(client)
+        self.edit_budget = EditBudget(settings.slack_edits_per_minute, settings.slack_edit_burst)
+        client = web_client(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            on_rate_limited=self._rate_limited,
+        )
+        self.slack = WebApiPort(client, ChannelPacer(settings.slack_posts_per_second))
         identities = Identities(
             self.store,
             self.amigo,
@@ -77,12 +83,18 @@ class Runtime:
         )
         register_events(self.bolt, self.inbox, self.slack, self.tasks)
 
+    def _rate_limited(self, method: str, retry_after: float) -> None:
+        log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
+        if method in ("chat.update", "chat.delete"):
+            self.edit_budget.pause(retry_after)
+
     def _new_reply(self, channel: str, thread_ts: str) -> ReplySink:
         return EditingReply(
             self.slack,
             channel,
             thread_ts,
             min_interval=self.settings.slack_edit_interval_seconds,
+            pacer=self.edit_budget,
         )
 
     async def start(self) -> None:

@@ -7,6 +7,7 @@ handlers, installed on the client in :func:`web_client`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -14,18 +15,58 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slackbot.relay.pacing import ChannelPacer
 from slackbot.relay.ports import Blocks, Profile
 
 log = logging.getLogger("slackbot.slack")
 
 
-def web_client(token: str, base_url: str) -> AsyncWebClient:
+class SharedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, which also tells the app that a method was limited.
+
+    The stock handler only makes the one request wait; the edit budget must pause
+    every reply of the workspace, so it needs to hear about each 429.
+    """
+
+    def __init__(
+        self, on_rate_limited: Callable[[str, float], None] | None, max_retry_count: int = 5
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._on_rate_limited = on_rate_limited
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is not None and self._on_rate_limited is not None:
+            values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after")
+            try:
+                seconds = float(values[0]) if values else 1.0
+            except ValueError:
+                seconds = 1.0
+            method = request.url.rstrip("/").rsplit("/", 1)[-1]
+            self._on_rate_limited(method, seconds)
+        await super().prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def web_client(
+    token: str, base_url: str, on_rate_limited: Callable[[str, float], None] | None = None
+) -> AsyncWebClient:
     client = AsyncWebClient(token=token, base_url=base_url, timeout=30)
     client.retry_handlers.extend(
         [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            SharedRateLimitHandler(on_rate_limited),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ]
     )
@@ -38,8 +79,9 @@ def web_client(token: str, base_url: str) -> AsyncWebClient:
 class WebApiPort:
     """Posts, edits and looks up through the Web API of one workspace."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, posts: ChannelPacer | None = None) -> None:
         self.client = client
+        self._posts = posts or ChannelPacer()
         self._profiles: dict[str, Profile] = {}
 
     async def post_message(
@@ -50,6 +92,7 @@ class WebApiPort:
             args["thread_ts"] = thread_ts
         if blocks is not None:
             args["blocks"] = blocks
+        await self._posts.acquire(channel)
         response = await self.client.chat_postMessage(**args)
         return str(response["ts"])
 
