@@ -55,23 +55,64 @@ async def _serve_http(settings: Settings) -> None:
 
 async def _serve_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from slackbot.slack.app import Runtime
 
     assert settings.slack_app_token is not None
-    runtime = Runtime(settings)
-    await runtime.start()
-    handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await handler.connect_async()  # type: ignore[no-untyped-call]
-    log.info("Socket Mode: connected")
-    await stop.wait()
-    log.info("shutting down")
-    await handler.close_async()  # type: ignore[no-untyped-call]
-    await runtime.shutdown()
+    runtime = Runtime(settings)
+    handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+    # apps.connections.open errors that no retry cures: the app-level token is wrong.
+    token_refused = {
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+    }
+
+    async def connect() -> str | None:
+        """Connect; the error instead when Slack refuses the app-level token."""
+        # slack_sdk's connect() retries every failure forever: ask for the first URL here,
+        # so that a token Slack refuses ends the process with a clear message.
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in token_refused:
+                return error
+            log.warning("Socket Mode: Slack answered %s; retrying", error)
+        except Exception as exc:
+            log.warning("Socket Mode: cannot reach Slack (%s); retrying", type(exc).__name__)
+        await runtime.start()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode: connected")
+        return None
+
+    # Connecting can take long (Slack unreachable): a signal must stop that too.
+    connecting = asyncio.ensure_future(connect())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        refused = connecting.result() if connecting.done() else None
+        if refused is not None:
+            log.error(
+                "Slack refused SLACK_APP_TOKEN (%s): it must be the app's app-level token "
+                "(xapp-...) with the connections:write scope",
+                refused,
+            )
+            raise SystemExit(EXIT_CONFIG)
+        await stopping
+        log.info("shutting down")
+    finally:
+        connecting.cancel()
+        stopping.cancel()
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await runtime.shutdown()
 
 
 def cmd_run(_: argparse.Namespace) -> int:

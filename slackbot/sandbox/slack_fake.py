@@ -15,12 +15,22 @@ enough for ``slack_sdk``'s ``AsyncWebClient(base_url=fake.api_url)`` and slack-b
 Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.delete``,
 ``chat.postEphemeral``, ``chat.getPermalink``, ``chat.startStream``, ``chat.appendStream``,
 ``chat.stopStream``, ``users.info``, ``conversations.info``, ``conversations.replies``,
-``conversations.history``, ``views.open|publish|update|push`` (recorded only). Anything
-else answers ``unknown_method``.
+``conversations.history``, ``views.open|publish|update|push`` (recorded only),
+``apps.connections.open`` (Socket Mode, below). Anything else answers ``unknown_method``.
 
 It also serves ``POST /response/<id>`` so that interactivity ``response_url`` values can
 point at it (see :attr:`FakeSlack.response_url_base`); those posts are recorded as calls
 named ``"response_url"``.
+
+Socket Mode: ``apps.connections.open`` takes only the app-level token :attr:`FakeSlack.app_token`
+(``xapp-...``), and no other method takes it (``not_allowed_token_type``); it answers
+``{"ok": true, "url": "ws://127.0.0.1:<port>/socket-mode?ticket=...&app_id=..."}``. That
+websocket (unknown tickets are refused with HTTP 403; pings are answered by the server) speaks
+Socket Mode's wire format: a ``hello`` on connect, then the envelopes a test pushes
+(:meth:`FakeSlack.push_socket_event`). Every message a client sends back is recorded;
+acknowledgements (``{"envelope_id": ...}``, maybe with a ``payload``) as :class:`SocketAck`.
+:meth:`FakeSlack.disconnect_socket` asks clients to reconnect, as Slack does before it recycles
+a connection, and :meth:`FakeSlack.close_socket_connections` drops them.
 
 Timestamps (``ts``) are epoch-based like Slack's, ``"<seconds>.<6 digits>"``, strictly
 increasing, and always end in ``0`` (``slack_sender`` makes ones ending in ``5`` so the two
@@ -32,6 +42,7 @@ All state lives behind one lock: the server thread writes, tests read. Readers g
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import inspect
 import json
@@ -39,7 +50,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -48,7 +59,8 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from slackbot.sandbox.server import BackgroundServer
 
@@ -65,6 +77,8 @@ __all__ = [
     "FakeView",
     "MessageVersion",
     "RecordedCall",
+    "SocketAck",
+    "SocketEnvelope",
     "message_text",
 ]
 
@@ -197,6 +211,30 @@ class FakeView:
     at: float
 
 
+@dataclass(frozen=True)
+class SocketEnvelope:
+    """An envelope the fake sent over a Socket Mode connection (``at``: ``time.monotonic()``
+    just before it was written). ``body`` is the whole envelope as sent."""
+
+    envelope_id: str
+    type: str
+    payload: Json
+    retry_attempt: int | None
+    connection_id: int
+    at: float
+    body: Json
+
+
+@dataclass(frozen=True)
+class SocketAck:
+    """An acknowledgement a Socket Mode client sent back (``at``: ``time.monotonic()``)."""
+
+    envelope_id: str
+    at: float
+    payload: Json | None
+    connection_id: int
+
+
 def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
     """The text a person would read.
 
@@ -268,6 +306,27 @@ class _TokenBucket:
         if self.per_second <= 0:
             return 60
         return max(1, math.ceil((1.0 - self.tokens) / self.per_second))
+
+
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+"""Methods that take the app-level token (and only it)."""
+
+
+@dataclass(eq=False)
+class _SocketConnection:
+    """One Socket Mode websocket; used on the server's loop only (``ready``/``open`` are
+    read under the fake's lock)."""
+
+    id: int
+    ws: WebSocket
+    send_lock: asyncio.Lock
+    ready: bool = False
+    """``hello`` sent: envelopes may go out."""
+    open: bool = True
+
+    async def send(self, message: Json) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(message))
 
 
 class _TsClock:
@@ -416,8 +475,11 @@ class FakeSlack:
         bot_id: str = "BBOT",
         bot_name: str = "amigo",
         app_id: str = "A0TEST",
+        app_token: str = "xapp-test-token",  # noqa: S107 - a made-up token for the fake
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        """The app-level token ``apps.connections.open`` wants (Socket Mode)."""
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -440,6 +502,12 @@ class FakeSlack:
         self._buckets: dict[str, _TokenBucket] = {}
         self._latency: dict[str, float] = {}
         self._server: BackgroundServer | None = None
+        self._socket_tickets: set[str] = set()
+        self._socket_conns: dict[int, _SocketConnection] = {}
+        self._socket_opened = 0
+        self._socket_envelopes: list[SocketEnvelope] = []
+        self._socket_acks: list[SocketAck] = []
+        self._socket_other: list[Json] = []
 
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
@@ -459,6 +527,7 @@ class FakeSlack:
             "views.publish": lambda a: self._views_record("views.publish", a),
             "views.update": lambda a: self._views_record("views.update", a),
             "views.push": lambda a: self._views_record("views.push", a),
+            "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(bot_user_id, name=bot_name, real_name=bot_name, is_bot=True)
 
@@ -466,6 +535,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/response/{response_id}", self._response_endpoint, methods=["POST"]),
+                WebSocketRoute("/socket-mode", self._socket_endpoint),
             ]
         )
 
@@ -511,7 +581,8 @@ class FakeSlack:
 
     def reset(self) -> None:
         """Forget everything (calls, messages, users, channels, faults, limits, latency,
-        extra tokens) so one running fake can serve many tests."""
+        extra tokens, Socket Mode envelopes and acks; open Socket Mode connections stay)
+        so one running fake can serve many tests."""
         with self._lock:
             self._tokens = {self.bot_token}
             self._calls.clear()
@@ -524,6 +595,10 @@ class FakeSlack:
             self._faults.clear()
             self._buckets.clear()
             self._latency.clear()
+            self._socket_tickets.clear()
+            self._socket_envelopes.clear()
+            self._socket_acks.clear()
+            self._socket_other.clear()
         self.add_user(self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True)
 
     # ---------------------------------------------------------------- setup
@@ -879,6 +954,316 @@ class FakeSlack:
             lines.append(f"    {c.method} -> {c.status} {outcome}")
         return "\n".join(lines)
 
+    # ---------------------------------------------------------------- Socket Mode
+
+    @property
+    def socket_connected(self) -> int:
+        """How many Socket Mode connections are open and greeted (``hello`` sent)."""
+        with self._lock:
+            return sum(1 for c in self._socket_conns.values() if c.ready and c.open)
+
+    @property
+    def socket_connections_opened(self) -> int:
+        """How many Socket Mode connections the fake has accepted since it started."""
+        with self._lock:
+            return self._socket_opened
+
+    @property
+    def socket_envelopes(self) -> list[SocketEnvelope]:
+        """Envelopes sent, in order."""
+        with self._lock:
+            return list(self._socket_envelopes)
+
+    @property
+    def socket_acks(self) -> list[SocketAck]:
+        """Acknowledgements, in the order they arrived."""
+        with self._lock:
+            return list(self._socket_acks)
+
+    @property
+    def socket_messages(self) -> list[Json]:
+        """What clients sent that is not an acknowledgement (unparsable text as
+        ``{"_raw": text}``); Slack ignores such messages, so this should stay empty."""
+        with self._lock:
+            return copy.deepcopy(self._socket_other)
+
+    def socket_ack(self, envelope_id: str) -> SocketAck | None:
+        """The first acknowledgement of ``envelope_id``, if any."""
+        with self._lock:
+            return next((a for a in self._socket_acks if a.envelope_id == envelope_id), None)
+
+    def socket_ack_delay(self, envelope_id: str) -> float | None:
+        """Seconds from sending ``envelope_id`` to its first acknowledgement (None: not yet)."""
+        with self._lock:
+            sent = next((e for e in self._socket_envelopes if e.envelope_id == envelope_id), None)
+            ack = self.socket_ack(envelope_id)
+        if sent is None or ack is None:
+            return None
+        return ack.at - sent.at
+
+    def unacked_socket_envelopes(self) -> list[SocketEnvelope]:
+        """Envelopes sent and not (yet) acknowledged."""
+        with self._lock:
+            acked = {a.envelope_id for a in self._socket_acks}
+            return [e for e in self._socket_envelopes if e.envelope_id not in acked]
+
+    @staticmethod
+    def socket_envelope(
+        envelope_type: str,
+        payload: Mapping[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool | None = None,
+    ) -> Json:
+        """A Socket Mode envelope as Slack writes it (see :meth:`push_socket_event`)."""
+        if accepts_response_payload is None:
+            accepts_response_payload = envelope_type == "slash_commands" or (
+                envelope_type == "interactive"
+                and payload.get("type") in ("view_submission", "block_suggestion")
+            )
+        body: Json = {
+            "envelope_id": envelope_id or str(uuid.uuid4()),
+            "type": envelope_type,
+            "payload": copy.deepcopy(dict(payload)),
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if envelope_type == "events_api":
+            body["retry_attempt"] = retry_attempt
+            body["retry_reason"] = retry_reason
+        return body
+
+    async def push_socket_event(
+        self,
+        envelope_type: str,
+        payload: Mapping[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool | None = None,
+        ingest: bool = True,
+    ) -> str:
+        """Send an envelope over the newest open Socket Mode connection; return its
+        ``envelope_id`` once it is written.
+
+        ``envelope_type`` is ``"events_api"`` (``payload``: an ``event_callback`` body such as
+        ``SlackSender.event_envelope(...)``), ``"slash_commands"`` (the command's fields as a
+        JSON object, e.g. ``SlackSender.slash_command_form(...)``) or ``"interactive"`` (e.g.
+        ``SlackSender.block_action_payload(...)``). ``retry_attempt`` and ``retry_reason``
+        are put on ``events_api`` envelopes only, as Slack does (a redelivery has a new
+        ``envelope_id`` and the same ``event_id``). ``accepts_response_payload`` defaults to
+        Slack's choice: true for slash commands, view submissions and options requests.
+        ``ingest`` stores the message of an ``events_api`` payload first
+        (:meth:`ingest_event`): in Slack it exists before its event is sent.
+
+        Raises ``RuntimeError`` when no connection is open: wait for :attr:`socket_connected`.
+        """
+        body = self.socket_envelope(
+            envelope_type,
+            payload,
+            envelope_id=envelope_id,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+            accepts_response_payload=accepts_response_payload,
+        )
+        self._ingest_envelope(body, ingest)
+        await asyncio.wrap_future(self._on_server_loop(lambda: self._deliver(body)))
+        return str(body["envelope_id"])
+
+    def push_socket_event_sync(
+        self,
+        envelope_type: str,
+        payload: Mapping[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool | None = None,
+        ingest: bool = True,
+        timeout: float = 5.0,
+    ) -> str:
+        """Blocking :meth:`push_socket_event`, from any thread but the fake's own."""
+        body = self.socket_envelope(
+            envelope_type,
+            payload,
+            envelope_id=envelope_id,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+            accepts_response_payload=accepts_response_payload,
+        )
+        self._ingest_envelope(body, ingest)
+        self._on_server_loop(lambda: self._deliver(body), blocking=True).result(timeout)
+        return str(body["envelope_id"])
+
+    async def disconnect_socket(self, reason: str = "refresh_requested") -> int:
+        """Send ``{"type": "disconnect", "reason": reason}`` on every open connection, as
+        Slack does before it recycles one (slack_sdk then opens a new connection and closes
+        the old). Returns how many connections were told."""
+        return await asyncio.wrap_future(self._on_server_loop(lambda: self._tell_all(reason)))
+
+    async def close_socket_connections(self, code: int = 1011) -> int:
+        """Close every open connection from Slack's side (a dropped link, as far as the
+        client can tell). Returns how many were closed."""
+        return await asyncio.wrap_future(self._on_server_loop(lambda: self._close_all(code)))
+
+    async def wait_for_socket_ack(
+        self,
+        envelope_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, not an I/O timeout
+    ) -> SocketAck:
+        """Wait until ``envelope_id`` is acknowledged; return the (first) ack."""
+        ack = await self.wait_for(
+            lambda s: s.socket_ack(envelope_id),
+            timeout=timeout,
+            description=f"Socket Mode ack of envelope {envelope_id}",
+        )
+        assert ack is not None
+        return ack
+
+    def _ingest_envelope(self, body: Json, ingest: bool) -> None:
+        event = body["payload"].get("event")
+        if ingest and body["type"] == "events_api" and isinstance(event, Mapping):
+            self.ingest_event(event)
+
+    def _on_server_loop(
+        self, make: Callable[[], Coroutine[Any, Any, T]], *, blocking: bool = False
+    ) -> concurrent.futures.Future[T]:
+        loop = self._server.loop if self._server is not None else None
+        if loop is None:
+            raise RuntimeError("FakeSlack is not started")
+        if blocking:
+            try:
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                raise RuntimeError("a blocking call on the fake's own loop would deadlock")
+        return asyncio.run_coroutine_threadsafe(make(), loop)
+
+    def _live_sockets(self) -> list[_SocketConnection]:
+        with self._lock:
+            return [c for c in self._socket_conns.values() if c.ready and c.open]
+
+    async def _deliver(self, body: Json) -> None:
+        with self._lock:
+            live = self._live_sockets()
+            if not live:
+                raise RuntimeError("no Socket Mode connection is open")
+            conn = live[-1]
+            sent = SocketEnvelope(
+                envelope_id=body["envelope_id"],
+                type=body["type"],
+                payload=copy.deepcopy(body["payload"]),
+                retry_attempt=body.get("retry_attempt"),
+                connection_id=conn.id,
+                at=time.monotonic(),
+                body=copy.deepcopy(body),
+            )
+            # Recorded before the write: the ack may be read before the write returns.
+            self._socket_envelopes.append(sent)
+        try:
+            await conn.send(body)
+        except BaseException:
+            with self._lock:
+                self._socket_envelopes.remove(sent)
+            raise
+
+    async def _tell_all(self, reason: str) -> int:
+        message = {"type": "disconnect", "reason": reason, "debug_info": self._socket_debug_info()}
+        told = 0
+        for conn in self._live_sockets():
+            try:
+                await conn.send(message)
+                told += 1
+            except (WebSocketDisconnect, RuntimeError):
+                pass  # it closed meanwhile
+        return told
+
+    async def _close_all(self, code: int) -> int:
+        closed = 0
+        for conn in self._live_sockets():
+            with self._lock:
+                conn.ready = False
+            try:
+                async with conn.send_lock:
+                    await conn.ws.close(code)
+                closed += 1
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+        return closed
+
+    @staticmethod
+    def _socket_debug_info() -> Json:
+        return {"host": "fake-applink-1", "build_number": 1, "approximate_connection_time": 18060}
+
+    def _apps_connections_open(self, args: Json) -> Json:
+        if self._server is None:
+            raise _SlackError("internal_error")
+        ticket = str(uuid.uuid4())
+        self._socket_tickets.add(ticket)
+        query = f"ticket={ticket}&app_id={self.app_id}"
+        return {"url": f"ws://127.0.0.1:{self._server.port}/socket-mode?{query}"}
+
+    async def _socket_endpoint(self, ws: WebSocket) -> None:
+        with self._lock:
+            known = ws.query_params.get("ticket", "") in self._socket_tickets
+        if not known:
+            await ws.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
+            return
+        await ws.accept()
+        with self._lock:
+            self._socket_opened += 1
+            conn = _SocketConnection(self._socket_opened, ws, asyncio.Lock())
+            self._socket_conns[conn.id] = conn
+            count = len(self._socket_conns)
+        hello = {
+            "type": "hello",
+            "num_connections": count,
+            "debug_info": self._socket_debug_info(),
+            "connection_info": {"app_id": self.app_id},
+        }
+        try:
+            await conn.send(hello)
+            with self._lock:
+                conn.ready = conn.open
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
+                self._socket_received(conn, text)
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away; nothing to clean up beyond the bookkeeping below
+        finally:
+            with self._lock:
+                conn.open = conn.ready = False
+                self._socket_conns.pop(conn.id, None)
+
+    def _socket_received(self, conn: _SocketConnection, text: str) -> None:
+        at = time.monotonic()
+        try:
+            message: Any = json.loads(text)
+        except ValueError:
+            message = {"_raw": text}
+        with self._lock:
+            envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
+            if isinstance(envelope_id, str):
+                payload = message.get("payload")
+                self._socket_acks.append(
+                    SocketAck(
+                        envelope_id=envelope_id,
+                        at=at,
+                        payload=payload if isinstance(payload, dict) else None,
+                        connection_id=conn.id,
+                    )
+                )
+            else:
+                self._socket_other.append(message if isinstance(message, dict) else {"_raw": text})
+
     # ---------------------------------------------------------------- HTTP
 
     async def _endpoint(self, request: Request) -> Response:
@@ -974,8 +1359,10 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if parse_error is not None:
             return 200, {"ok": False, "error": parse_error}, {}
-        if not isinstance(token, str) or token not in self._tokens:
+        if not isinstance(token, str) or (token not in self._tokens and token != self.app_token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if (token == self.app_token) != (method in _APP_TOKEN_METHODS):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
 
         for key in (method, "*"):
             queue = self._faults.get(key)
@@ -1231,9 +1618,21 @@ class FakeSlack:
         channel = self._channel_arg(args)
         ts = _str_arg(args, "ts")
         msgs = self._messages.get(channel, {})
-        if ts is None or ts not in msgs:
-            raise _SlackError("thread_not_found")
         found = [m for m in msgs.values() if m.ts == ts or (m.thread_ts == ts and m.is_reply)]
+        # People's posts are only known when ingested, so a thread of bot replies
+        # under an unknown root is still found.
+        if ts is None or not found:
+            raise _SlackError("thread_not_found")
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        for bound, keep in (("oldest", 1), ("latest", -1)):
+            if (limit_ts := _str_arg(args, bound)) is not None:
+                edge = _ts_key(limit_ts)
+                found = [
+                    m
+                    for m in found
+                    if (_ts_key(m.ts) > edge if keep == 1 else _ts_key(m.ts) < edge)
+                    or (inclusive and _ts_key(m.ts) == edge)
+                ]
         found.sort(key=lambda m: _ts_key(m.ts))
         return {
             "messages": [m.to_api(self.team_id) for m in found],
