@@ -103,6 +103,11 @@ class AmigoNotFound(AmigoHTTPError):
 class AmigoConflict(AmigoHTTPError):
     """409: already finished, a related operation in progress, or email taken."""
 
+    @property
+    def already_finished(self) -> bool:
+        """Amigo says the conversation is finished (not merely busy)."""
+        return "finish" in f"{self.message} {self.body or ''}".lower()
+
 
 class AmigoRateLimited(AmigoHTTPError):
     """429: too many requests; see ``retry_after``."""

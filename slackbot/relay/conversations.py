@@ -109,16 +109,20 @@ class Conversations:
     async def finish(self, conversation: Conversation, *, reason: str, notice: str | None) -> bool:
         """Finish in Amigo and in the store, then say so in the thread.
 
-        Returns False when it was already finished here. Amigo's 409 (already
-        finished) and 404 count as finished.
+        Returns False when it was already finished here. Amigo's 409 "already
+        finished" and 404 count as finished; a 409 "operation in progress" is raised.
         """
         if conversation.amigo_conversation_id and conversation.amigo_user_id:
             try:
                 await self._amigo.finish_conversation(
                     conversation.amigo_user_id, conversation.amigo_conversation_id
                 )
-            except (AmigoConflict, AmigoNotFound) as exc:
-                log.info("conversation %s already finished in Amigo: %s", conversation.id, exc)
+            except AmigoConflict as exc:
+                if not exc.already_finished:
+                    raise  # busy: a reply is still streaming
+                log.info("conversation %s already finished in Amigo", conversation.id)
+            except AmigoNotFound:
+                log.info("conversation %s is unknown to Amigo", conversation.id)
         if not await self._store.finish_conversation(conversation.id, reason):
             return False
         if notice:
@@ -126,6 +130,26 @@ class Conversations:
                 conversation.channel_id, conversation.thread_ts, notice, None
             )
         return True
+
+    async def finish_unknown_unfinished(self, amigo_user_id: str, service_id: str) -> int:
+        """Finish the user's unfinished conversations that Amigo knows and we do not
+        (made elsewhere, or before this database). Returns how many were finished."""
+        page = await self._amigo.get_conversations(
+            amigo_user_id, user_ids=[amigo_user_id], service_ids=[service_id], is_finished=False
+        )
+        finished = 0
+        for info in page.conversations:
+            known = await self._store.conversation_by_amigo_id(info.id)
+            if known is not None:
+                await self.finish(known, reason="unfinished-elsewhere", notice=None)
+            else:
+                try:
+                    await self._amigo.finish_conversation(amigo_user_id, info.id)
+                except (AmigoConflict, AmigoNotFound):
+                    pass
+            finished += 1
+        log.info("finished %d unfinished conversation(s) unknown to this app", finished)
+        return finished
 
     async def make_room_for(self, conversation: Conversation) -> str | None:
         """Apply the policy to the owner's other open conversations.

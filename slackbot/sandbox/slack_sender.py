@@ -472,7 +472,7 @@ class SlackSender:
             action["text"] = {"type": "plain_text", "text": value or action_id, "emoji": True}
             if value is not None:
                 action["value"] = value
-        elif action_type in ("static_select", "external_select", "radio_buttons"):
+        elif action_type in ("static_select", "external_select", "radio_buttons", "overflow"):
             chosen = selected_option_value if selected_option_value is not None else value
             action["selected_option"] = {
                 "text": {"type": "plain_text", "text": chosen or "", "emoji": True},

@@ -1,0 +1,87 @@
+"""The `/amigo` slash command: acknowledged at once, answered privately.
+
+Parsing is pure and fast, so help and parse errors go back in the
+acknowledgement itself; anything that needs the database or Amigo runs as a
+tracked background task and answers through the command's ``response_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+
+from slackbot.relay.commands import CommandError, Help, parse_command
+from slackbot.relay.controls import Caller, Controls, help_text
+from slackbot.relay.ports import SlackPort
+from slackbot.relay.tasks import TaskTracker
+from slackbot.slack import messages
+
+log = logging.getLogger("slackbot.commands")
+
+
+async def tell(
+    respond: AsyncRespond | None,
+    port: SlackPort,
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    thread_ts: str | None = None,
+) -> None:
+    """Show ``text`` to ``user`` only: through the response URL, else as an ephemeral."""
+    if respond is not None and respond.response_url:
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        except Exception:
+            log.warning("could not answer through the response URL; posting an ephemeral")
+    try:
+        await port.post_ephemeral(channel, user, text, thread_ts)
+    except Exception:
+        log.exception("could not answer %s in %s", user, channel)
+
+
+async def carry_out(
+    work: Awaitable[str | None],
+    respond: AsyncRespond | None,
+    port: SlackPort,
+    *,
+    channel: str,
+    user: str,
+    thread_ts: str | None = None,
+) -> None:
+    """Await a control and tell the user its answer (or that it failed)."""
+    try:
+        answer = await work
+    except Exception:
+        log.exception("a conversation control failed")
+        answer = messages.COMMAND_FAILED
+    if answer:
+        await tell(respond, port, channel=channel, user=user, text=answer, thread_ts=thread_ts)
+
+
+def register_commands(
+    app: AsyncApp, controls: Controls, port: SlackPort, tasks: TaskTracker
+) -> None:
+    async def amigo(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
+        parsed = parse_command(str(body.get("text") or ""))
+        if isinstance(parsed, CommandError | Help):
+            text = parsed.message if isinstance(parsed, CommandError) else help_text(parsed)
+            await ack(text=text, response_type="ephemeral")
+            return
+        await ack()
+        user = str(body.get("user_id") or "")
+        caller = Caller(team_id=str(context.team_id or body.get("team_id") or ""), user_id=user)
+        channel = str(body.get("channel_id") or "")
+        work = controls.run(parsed, caller)
+        tasks.spawn(
+            carry_out(work, respond, port, channel=channel, user=user),
+            name=f"command:/amigo {type(parsed).__name__}",
+        )
+
+    app.command("/amigo")(amigo)
