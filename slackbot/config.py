@@ -114,6 +114,17 @@ class Settings(BaseSettings):
         default=True,
         description="send replies that arrive while the agent answers as one message",
     )
+    slack_reply_writer: Literal["paced", "edit-per-piece"] = Field(
+        default="paced",
+        description="how replies stream: paced (the default) or edit-per-piece "
+        "(naive, for benchmarks only)",
+    )
+    thread_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how long a replica holds a thread; a stopped replica's threads "
+        "move to another after this",
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0, ge=0, description="how long running replies may finish on shutdown"
     )

@@ -68,6 +68,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("team_id", "channel_id", "thread_ts", "user_id", "kind"),
     )
     op.create_table(
+        "thread_leases",
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("channel_id", sa.String(length=32), nullable=False),
+        sa.Column("thread_ts", sa.String(length=32), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
+    )
+    op.create_table(
         "processed_events",
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
@@ -108,6 +117,7 @@ def downgrade() -> None:
 
     op.drop_table("turns")
     op.drop_table("processed_events")
+    op.drop_table("thread_leases")
     op.drop_table("hints")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(

@@ -7,17 +7,26 @@ anything is sent to Amigo: a redelivered event, or the `app_mention` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.turns import TurnRunner
 from slackbot.slack import messages
-from slackbot.store.models import ConversationState
+from slackbot.store.models import OPEN_CONVERSATION_STATES, Conversation, ConversationState
 from slackbot.store.repo import Store, ThreadKey
 
 log = logging.getLogger("slackbot.inbox")
+
+START_GRACE_SECONDS = 120.0
+"""How young a thread must be for a reply to wait for its conversation to start."""
+START_RECHECKS = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class Routed(StrEnum):
     NOT_OWNER = "not-owner"
     THREAD_FINISHED = "thread-finished"
     IGNORED = "ignored"
+    HELD = "held"  # waiting for its thread's conversation: call Inbox.settle
 
 
 class Inbox:
@@ -59,10 +69,29 @@ class Inbox:
         self._store = store
         self._slack = slack
         self._runner = runner
+        self._order: dict[ThreadKey, list[Any]] = {}
+        self._held: dict[tuple[ThreadKey, str], int] = {}
+
+    @asynccontextmanager
+    async def in_order(self, thread: ThreadKey) -> AsyncIterator[None]:
+        """Handle one thread's messages one at a time, in the order they arrived.
+
+        Enter this before the first ``await`` of a message's handling: asyncio's
+        lock serves waiters first come, first served, so claims keep Slack's order.
+        """
+        entry = self._order.setdefault(thread, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._order[thread]
 
     async def receive(self, message: IncomingMessage) -> Routed:
-        if message.event_id is not None and not await self._store.claim_event(message.event_id):
-            return Routed.DUPLICATE
+        """Route a message. Claims dedupe by (team, channel, ts), so a redelivered
+        event (even with a new event id) or the mention pair does nothing twice."""
         thread = message.thread
         conversation = await self._store.open_conversation(thread)
         if conversation is None and self._starts_conversation(message):
@@ -74,17 +103,12 @@ class Inbox:
                 return Routed.STARTED
             # Lost a race: the message was claimed, or the thread was just opened.
             conversation = await self._store.open_conversation(thread)
+        if conversation is None and not message.top_level and self._young(thread):
+            return await self._hold(message)
         if conversation is None:
             return await self._outside_conversation(message)
         if message.user_id != conversation.owner_user_id:
-            if await self._store.claim_hint(thread, message.user_id, "not-owner"):
-                await self._slack.post_ephemeral(
-                    message.channel_id,
-                    message.user_id,
-                    messages.not_owner_hint(conversation.owner_user_id),
-                    thread.thread_ts,
-                )
-            return Routed.NOT_OWNER
+            return await self._not_owner(message, conversation)
         turn = await self._store.claim_reply(
             conversation, ts=message.ts, user_id=message.user_id, text=message.text
         )
@@ -92,6 +116,58 @@ class Inbox:
             return Routed.DUPLICATE
         self._runner.kick(thread)
         return Routed.QUEUED
+
+    async def _not_owner(self, message: IncomingMessage, conversation: Conversation) -> Routed:
+        if await self._store.claim_hint(message.thread, message.user_id, "not-owner"):
+            await self._slack.post_ephemeral(
+                message.channel_id,
+                message.user_id,
+                messages.not_owner_hint(conversation.owner_user_id),
+                message.thread.thread_ts,
+            )
+        return Routed.NOT_OWNER
+
+    @staticmethod
+    def _young(thread: ThreadKey) -> bool:
+        try:
+            return time.time() - float(thread.thread_ts) < START_GRACE_SECONDS
+        except ValueError:
+            return False
+
+    async def _hold(self, message: IncomingMessage) -> Routed:
+        """A reply may overtake the mention that starts its thread's conversation
+        (a quick typist, or the two events going to different replicas). Hold
+        it in its place in the thread's order; :meth:`settle` decides its fate."""
+        held = await self._store.claim_pending(
+            message.thread, ts=message.ts, user_id=message.user_id, text=message.text
+        )
+        if held is None:
+            return Routed.DUPLICATE
+        self._held[(message.thread, message.ts)] = held.id
+        return Routed.HELD
+
+    async def settle(self, message: IncomingMessage) -> Routed:
+        """Look again for a few seconds for the held reply's conversation; queue the
+        reply if it is its owner's, drop it otherwise. Call outside :meth:`in_order`,
+        so that the mention it waits for can be handled meanwhile."""
+        thread = message.thread
+        held_id = self._held.pop((thread, message.ts))
+        conversation: Conversation | None = None
+        for delay in (0.0, *START_RECHECKS):
+            await asyncio.sleep(delay)
+            latest = await self._store.latest_conversation(thread)
+            if latest is not None:
+                conversation = latest if latest.state in OPEN_CONVERSATION_STATES else None
+                break
+        if conversation is not None and conversation.owner_user_id == message.user_id:
+            await self._store.attach_turn(held_id, conversation.id)
+            self._runner.kick(thread)
+            return Routed.QUEUED
+        await self._store.drop_turn(held_id)
+        if conversation is not None:
+            self._runner.kick(thread)  # turns behind the held one may go now
+            return await self._not_owner(message, conversation)
+        return await self._outside_conversation(message)
 
     @staticmethod
     def _starts_conversation(message: IncomingMessage) -> bool:
@@ -104,6 +180,8 @@ class Inbox:
         latest = await self._store.latest_conversation(message.thread)
         if latest is None or latest.state != ConversationState.FINISHED:
             return Routed.IGNORED
+        if message.event_id is not None and not await self._store.claim_event(message.event_id):
+            return Routed.DUPLICATE  # the hint went out on the first delivery
         await self._slack.post_ephemeral(
             message.channel_id,
             message.user_id,

@@ -187,3 +187,35 @@ class EditingReply:
                 await self._slack.delete_message(self._channel, ts)
             except Exception:
                 log.exception("could not delete a stale reply part in %s", self._channel)
+
+
+class EditPerPieceReply(EditingReply):
+    """The naive writer: one `chat.update` per piece, no pacing, no budget.
+
+    Not for production: it exists so that the benchmark can show, in one run,
+    what pacing saves.
+    """
+
+    async def append(self, piece: str) -> None:
+        if piece:
+            self._text += piece
+            await self._show(self._body(), final=False)
+            self.edits += 1
+
+    async def _finish(self, footer: Blocks | None) -> None:
+        if self.reply_ts is None:
+            await self.open()
+        self._footer = footer
+        await self._show(self._body(), final=True)
+        if self._writer is not None:
+            self._writer.cancel()
+
+    async def open(self) -> str:
+        if self.reply_ts is None:
+            body = self._status
+            self.reply_ts = await self._slack.post_message(
+                self._channel, self._thread_ts, fallback_text(body), markdown_blocks(body)
+            )
+            self._message_ts = [self.reply_ts]
+            self._shown = [(body, False)]
+        return self.reply_ts

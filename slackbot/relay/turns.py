@@ -55,6 +55,36 @@ log = logging.getLogger("slackbot.turns")
 ReplyFactory = Callable[[str, str], ReplySink]
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Turns sent as one: a single turn, or replies that waited joined by blank lines."""
+
+    turns: list[Turn]
+
+    @property
+    def ids(self) -> list[int]:
+        return [t.id for t in self.turns]
+
+    def as_turn(self) -> Turn:
+        """The first turn, carrying the joined text (not saved: rows keep their own)."""
+        first = self.turns[0]
+        if len(self.turns) == 1:
+            return first
+        merged = Turn(
+            id=first.id,
+            team_id=first.team_id,
+            channel_id=first.channel_id,
+            thread_ts=first.thread_ts,
+            ts=first.ts,
+            user_id=first.user_id,
+            text="\n\n".join(t.text for t in self.turns),
+            kind=first.kind,
+            conversation_id=first.conversation_id,
+            state=first.state,
+        )
+        return merged
+
+
 class ReplyHooks(Protocol):
     """What the Slack side adds around a completed reply (menus, suggestions)."""
 
@@ -81,6 +111,9 @@ class TurnConfig:
     version_set: str
     retry_attempts: int = 3
     retry_max_wait: float = 60.0
+    coalesce_replies: bool = True
+    instance_id: str = "local"
+    lease_seconds: float = 15.0
 
 
 class Outcome(StrEnum):
@@ -121,13 +154,20 @@ class TurnRunner:
         self._reply_factory = reply_factory
         self._config = config
         self.hooks: ReplyHooks = hooks or NoHooks()
+        self.retry_blocks: Callable[[Turn], Blocks | None] = lambda _turn: None
+        """Blocks under an interrupted reply that let its owner send it again."""
         self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
         self._again: set[ThreadKey] = set()
+        self.stopping = False
+        self._resolved_starts: set[int] = set()
+        self._lost: set[ThreadKey] = set()
 
     def kick(self, thread: ThreadKey) -> None:
         """Make sure a worker will look at ``thread``'s queued turns."""
         if thread in self._workers:
             self._again.add(thread)
+            return
+        if self.stopping:
             return
         task = self._tasks.spawn(self._work(thread), name=f"turns:{thread.thread_ts}")
         if task is not None:
@@ -137,51 +177,137 @@ class TurnRunner:
     def busy_threads(self) -> int:
         return len(self._workers)
 
+    def stop(self) -> None:
+        """Take no further turns; those running go on to their end."""
+        self.stopping = True
+
     async def _work(self, thread: ThreadKey) -> None:
+        """Run the thread's queued turns while holding its lease.
+
+        Another process holding the lease runs them instead. After letting the
+        lease go, look once more: a turn queued meanwhile by another process
+        could otherwise wait for the sweeper.
+        """
+        holder, ttl = self._config.instance_id, self._config.lease_seconds
         try:
-            while True:
-                self._again.discard(thread)
-                turn = await self._store.next_queued_turn(thread)
-                if turn is None:
-                    if thread in self._again:
-                        continue
+            while not self.stopping:
+                if not await self._store.acquire_lease(thread, holder, ttl):
                     return
-                await self.run_turn(turn)
+                self._lost.discard(thread)
+                renewer = asyncio.create_task(self._renew(thread), name="lease-renewer")
+                try:
+                    await self._drain(thread)
+                finally:
+                    renewer.cancel()
+                    await self._store.release_lease(thread, holder)
+                if not await self._store.has_queued_turns(thread):
+                    return
         finally:
             self._workers.pop(thread, None)
 
-    async def run_turn(self, turn: Turn) -> Outcome:
+    async def _drain(self, thread: ThreadKey) -> None:
+        while not self.stopping and thread not in self._lost:
+            self._again.discard(thread)
+            queued = await self._store.queued_turns(thread)
+            if not queued:
+                if thread in self._again:
+                    continue
+                return
+            turn = queued[0]
+            if turn.conversation_id is None:
+                return  # a held reply keeps its place; the inbox kicks us when it settles
+            if turn.kind == TurnKind.REPLY and not await self._started(turn):
+                return  # the first turn is still running somewhere; it drains the rest
+            await self.run_turn(self._batch(queued))
+
+    async def _started(self, turn: Turn) -> bool:
+        """Whether a reply's conversation exists in Amigo, or never will."""
+        if turn.conversation_id is None:
+            return True
+        conversation = await self._store.conversation(turn.conversation_id)
+        return (
+            conversation is None
+            or conversation.amigo_conversation_id is not None
+            or conversation.state not in OPEN_CONVERSATION_STATES
+        )
+
+    async def _renew(self, thread: ThreadKey) -> None:
+        holder, ttl = self._config.instance_id, self._config.lease_seconds
+        while True:
+            await asyncio.sleep(ttl / 3)
+            if not await self._store.renew_lease(thread, holder, ttl):
+                # Another process may run the thread now: finish this turn, take no more.
+                log.warning("lost the lease of thread %s", thread.thread_ts)
+                self._lost.add(thread)
+                return
+
+    def _batch(self, queued: list[Turn]) -> Batch:
+        """The first waiting turn, with the replies right behind it when they go as one."""
+        first = queued[0]
+        if not self._config.coalesce_replies or first.kind != TurnKind.REPLY:
+            return Batch([first])
+        run = [first]
+        for turn in queued[1:]:
+            if turn.kind != TurnKind.REPLY or turn.conversation_id != first.conversation_id:
+                break
+            run.append(turn)
+        return Batch(run)
+
+    async def run_turn(self, batch: Batch | Turn) -> Outcome:
+        """Send one turn (or several replies joined as one) and stream its reply."""
+        if isinstance(batch, Turn):
+            batch = Batch([batch])
+        turn = batch.as_turn()
+        try:
+            return await self._run(batch, turn)
+        except asyncio.CancelledError:
+            await self._store.set_turn_state(batch.ids, TurnState.INTERRUPTED, error="shutdown")
+            raise
+
+    async def _run(self, batch: Batch, turn: Turn) -> Outcome:
         conversation = (
             await self._store.conversation(turn.conversation_id)
             if turn.conversation_id is not None
             else None
         )
         if conversation is None or conversation.state not in OPEN_CONVERSATION_STATES:
-            await self._store.set_turn_state(turn.id, TurnState.FAILED, error="not open")
+            await self._store.set_turn_state(batch.ids, TurnState.FAILED, error="not open")
             await self._slack.post_ephemeral(
                 turn.channel_id, turn.user_id, messages.thread_finished_hint(), turn.thread_ts
             )
             return Outcome.FAILED
-        await self._store.set_turn_state(turn.id, TurnState.SENDING)
+        await self._store.set_turn_state(batch.ids, TurnState.SENDING)
         reply = self._reply_factory(turn.channel_id, turn.thread_ts)
-        reply_ts = await reply.open()
-        await self._store.set_turn_state(turn.id, TurnState.SENDING, reply_ts=reply_ts)
         try:
-            outcome, note = await self._attempt(conversation, turn, reply)
+            reply_ts = await reply.open()
+            await self._store.set_turn_state(batch.ids, TurnState.SENDING, reply_ts=reply_ts)
+            outcome, note = await self._attempt(conversation, turn, reply, batch)
+        except asyncio.CancelledError:
+            # Shutdown ran out of grace: say so in the reply before giving up.
+            await asyncio.shield(self._close(reply, messages.REPLY_INTERRUPTED, turn))
+            raise
         except Exception:
             log.exception("turn %s failed unexpectedly", turn.id)
             outcome, note = Outcome.INTERRUPTED, messages.REPLY_INTERRUPTED
         if note is not None:
-            await reply.close_with_notice(note)
+            await self._close(reply, note, turn if outcome == Outcome.INTERRUPTED else None)
         state = {
             Outcome.DONE: TurnState.DONE,
             Outcome.INTERRUPTED: TurnState.INTERRUPTED,
             Outcome.FAILED: TurnState.FAILED,
         }[outcome]
-        await self._store.set_turn_state(turn.id, state)
+        await self._store.set_turn_state(batch.ids, state)
         if turn.kind == TurnKind.START and outcome == Outcome.FAILED:
             await self._abandon(conversation)
         return outcome
+
+    async def _close(self, reply: ReplySink, note: str, retry_of: Turn | None) -> None:
+        """End the reply with ``note``; an interrupted one offers to retry."""
+        footer = None if retry_of is None else self.retry_blocks(retry_of)
+        try:
+            await reply.close_with_notice(note, footer)
+        except Exception:
+            log.exception("could not end the reply in %s", retry_of.channel_id if retry_of else "?")
 
     async def _abandon(self, conversation: Conversation) -> None:
         """A conversation that never started: its waiting turns cannot be sent."""
@@ -197,7 +323,7 @@ class TurnRunner:
                 )
 
     async def _attempt(
-        self, conversation: Conversation, turn: Turn, reply: ReplySink
+        self, conversation: Conversation, turn: Turn, reply: ReplySink, batch: Batch
     ) -> tuple[Outcome, str | None]:
         """Send the turn, retrying while Amigo says to come back later.
 
@@ -211,15 +337,17 @@ class TurnRunner:
         attempts = self._config.retry_attempts
         for attempt in range(attempts + 1):
             try:
-                return await self._send(conversation, turn, reply)
+                return await self._send(conversation, turn, reply, batch)
             except _Retry as retry:
                 if attempt == attempts:
                     log.warning("giving up on turn %s: %s", turn.id, retry.cause)
                     busy = messages.REPLY_FAILED_BUSY
                     return Outcome.FAILED, busy if retry.busy else messages.REPLY_FAILED_UNREACHABLE
-                wait = min(retry.wait or 2.0 ** (attempt + 1), self._config.retry_max_wait)
-                await reply.status(messages.waiting_for_amigo(wait))
-                await asyncio.sleep(wait)
+                wait = retry.wait if retry.wait is not None else 2.0 ** (attempt + 1)
+                wait = min(wait, self._config.retry_max_wait)
+                if wait > 0:
+                    await reply.status(messages.waiting_for_amigo(wait))
+                    await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def _prepare_start(self, conversation: Conversation) -> Conversation | str:
@@ -259,7 +387,7 @@ class TurnRunner:
         )
 
     async def _send(
-        self, conversation: Conversation, turn: Turn, reply: ReplySink
+        self, conversation: Conversation, turn: Turn, reply: ReplySink, batch: Batch
     ) -> tuple[Outcome, str | None]:
         if turn.kind == TurnKind.REPLY and not turn.text.strip():
             return Outcome.FAILED, messages.MESSAGE_EMPTY
@@ -270,9 +398,9 @@ class TurnRunner:
                 if isinstance(event, ConversationCreated):
                     await self._store.activate_conversation(conversation.id, event.conversation_id)
                     conversation.amigo_conversation_id = event.conversation_id
-                    await self._store.set_turn_state(turn.id, TurnState.STREAMING)
+                    await self._store.set_turn_state(batch.ids, TurnState.STREAMING)
                 elif isinstance(event, UserMessageAvailable):
-                    await self._store.set_turn_state(turn.id, TurnState.STREAMING)
+                    await self._store.set_turn_state(batch.ids, TurnState.STREAMING)
                 elif isinstance(event, CurrentAgentAction):
                     if event.label:
                         await reply.status(messages.agent_action(event.label))
@@ -301,7 +429,7 @@ class TurnRunner:
         except (AmigoRateLimited, AmigoUnavailable) as exc:
             raise _Retry(exc.retry_after, exc, busy=True) from exc
         except AmigoConflict as exc:
-            if "finish" in str(exc).lower() or "finish" in (exc.body or "").lower():
+            if exc.already_finished:
                 await self._conversations.finish(
                     conversation, reason="finished-in-amigo", notice=None
                 )
@@ -310,11 +438,17 @@ class TurnRunner:
         except AmigoAuthError as exc:
             log.error("Amigo refused the credentials for turn %s: %s", turn.id, exc)
             return Outcome.FAILED, messages.REPLY_FAILED_MISCONFIGURED
-        except (AmigoBadRequest, AmigoNotFound) as exc:
+        except AmigoBadRequest as exc:
+            if turn.kind == TurnKind.START and not started:
+                return await self._unfinished_elsewhere(conversation, exc)
             log.warning("Amigo rejected turn %s: %s", turn.id, exc)
+            return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
+        except AmigoNotFound as exc:
+            log.warning("Amigo does not know the conversation of turn %s: %s", turn.id, exc)
             if turn.kind == TurnKind.START:
                 return Outcome.FAILED, messages.REPLY_FAILED_START
-            return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
+            await self._conversations.finish(conversation, reason="not-found", notice=None)
+            return Outcome.FAILED, messages.CONVERSATION_GONE
         except AmigoHTTPError as exc:
             log.warning("Amigo answered turn %s with %s", turn.id, exc)
             return Outcome.FAILED, messages.REPLY_FAILED_REJECTED
@@ -328,6 +462,30 @@ class TurnRunner:
             log.exception("reply footer hook failed")
             return None
 
+    async def _unfinished_elsewhere(
+        self, conversation: Conversation, exc: AmigoBadRequest
+    ) -> tuple[Outcome, str | None]:
+        """Amigo refused to create: most likely the user has an unfinished
+        conversation this app does not know. Resolve it by the policy, then retry."""
+        assert conversation.amigo_user_id is not None
+        if conversation.id in self._resolved_starts:
+            log.warning("create refused again after resolving: %s", exc)
+            return Outcome.FAILED, messages.REPLY_FAILED_START
+        self._resolved_starts.add(conversation.id)
+        if self._conversations.policy == "refuse":
+            return Outcome.FAILED, messages.UNFINISHED_ELSEWHERE
+        try:
+            finished = await self._conversations.finish_unknown_unfinished(
+                conversation.amigo_user_id, self._config.service_id
+            )
+        except AmigoError as lookup_error:
+            log.warning("could not look up unfinished conversations: %s", lookup_error)
+            return Outcome.FAILED, messages.REPLY_FAILED_START
+        if not finished:
+            log.warning("Amigo refused to create a conversation: %s", exc)
+            return Outcome.FAILED, messages.REPLY_FAILED_START
+        raise _Retry(0.0, exc, busy=True)
+
     async def _complete(
         self,
         conversation: Conversation,
@@ -337,9 +495,7 @@ class TurnRunner:
     ) -> None:
         footer = None if event.conversation_completed else await self._footer(conversation, event)
         await reply.complete(event.full_message, footer)
-        await self._store.record_interaction(
-            conversation.id, event.interaction_id, reply.reply_ts
-        )
+        await self._store.record_interaction(conversation.id, event.interaction_id, reply.reply_ts)
         conversation.latest_interaction_id = event.interaction_id
         conversation.latest_reply_ts = reply.reply_ts
         if not event.conversation_completed:
@@ -364,4 +520,4 @@ class TurnRunner:
                 )
 
 
-__all__ = ["Outcome", "ReplyFactory", "TurnConfig", "TurnRunner", "thread_of"]
+__all__ = ["Batch", "Outcome", "ReplyFactory", "TurnConfig", "TurnRunner", "thread_of"]

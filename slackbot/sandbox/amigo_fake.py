@@ -184,12 +184,14 @@ class RecordedCall:
 
 @dataclass(frozen=True)
 class EmittedEvent:
-    """One NDJSON line the fake streamed; ``generated`` is False for ``extra_lines``."""
+    """One NDJSON line the fake streamed; ``generated`` is False for ``extra_lines``;
+    ``at`` is ``time.monotonic()`` just before the line was written."""
 
     name: str
     conversation_id: str
     event: dict[str, Any] | str
     generated: bool = True
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+import uuid
 
 from slack_bolt.async_app import AsyncApp
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
+from slackbot.relay.controls import Controls, ControlsConfig
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.pacing import ChannelPacer, EditBudget
-from slackbot.relay.stream import EditingReply, ReplySink
+from slackbot.relay.recovery import Recovery
+from slackbot.relay.stream import EditingReply, EditPerPieceReply, ReplySink
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.turns import TurnConfig, TurnRunner
+from slackbot.slack.actions import register_actions
+from slackbot.slack.commands import register_commands
 from slackbot.slack.events import register_events
+from slackbot.slack.hooks import SlackReplyHooks
+from slackbot.slack.retry import register_retry, retry_blocks
 from slackbot.slack.web_port import WebApiPort, web_client
 from slackbot.store.db import create_engine
-from slackbot.store.models import TurnState
 from slackbot.store.repo import Store
 
 log = logging.getLogger("slackbot.app")
+
+
+def instance_id() -> str:
+    """Names this process in thread leases (and in logs of several replicas)."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 class Runtime:
@@ -29,6 +43,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._sweeper: asyncio.Task[None] | None = None
         self.tasks = TaskTracker()
         self.store = Store(create_engine(settings.database_url))
         self.amigo = AmigoClient(
@@ -71,9 +86,25 @@ class Runtime:
                 version_set=settings.amigo_version_set,
                 retry_attempts=settings.amigo_retry_attempts,
                 retry_max_wait=settings.amigo_retry_max_wait_seconds,
+                coalesce_replies=settings.amigo_coalesce_replies,
+                instance_id=instance_id(),
+                lease_seconds=settings.thread_lease_seconds,
             ),
         )
+        self.runner.retry_blocks = retry_blocks
         self.inbox = Inbox(self.store, self.slack, self.runner)
+        self.controls = Controls(
+            store=self.store,
+            amigo=self.amigo,
+            slack=self.slack,
+            conversations=self.conversations,
+            inbox=self.inbox,
+            config=ControlsConfig(
+                admin_user_ids=settings.admin_user_ids, suggestions=settings.amigo_suggestions
+            ),
+        )
+        self.runner.hooks = SlackReplyHooks(self.controls)
+        self.recovery = Recovery(self.store, self.slack, self.runner, self.controls.may_act)
         secret = settings.slack_signing_secret
         self.bolt = AsyncApp(
             client=client,
@@ -82,6 +113,9 @@ class Runtime:
             logger=logging.getLogger("slackbot.bolt"),
         )
         register_events(self.bolt, self.inbox, self.slack, self.tasks)
+        register_commands(self.bolt, self.controls, self.slack, self.tasks)
+        register_actions(self.bolt, self.controls, self.slack, self.tasks)
+        register_retry(self.bolt, self.recovery, self.slack, self.tasks)
 
     def _rate_limited(self, method: str, retry_after: float) -> None:
         log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
@@ -89,6 +123,8 @@ class Runtime:
             self.edit_budget.pause(retry_after)
 
     def _new_reply(self, channel: str, thread_ts: str) -> ReplySink:
+        if self.settings.slack_reply_writer == "edit-per-piece":
+            return EditPerPieceReply(self.slack, channel, thread_ts)
         return EditingReply(
             self.slack,
             channel,
@@ -98,12 +134,18 @@ class Runtime:
         )
 
     async def start(self) -> None:
-        """Pick up turns that were queued when the process last stopped."""
-        for thread in await self.store.threads_with_turns_in([TurnState.QUEUED]):
-            self.runner.kick(thread)
+        """Pick up after the last stop (interrupted replies marked, queued turns run),
+        then keep sweeping for the threads of replicas that stop."""
+        await self.recovery.sweep()
+        interval = max(0.5, self.settings.thread_lease_seconds / 3)
+        self._sweeper = asyncio.create_task(self.recovery.sweep_forever(interval), name="sweeper")
 
     async def shutdown(self) -> None:
-        """Stop taking work, let running replies finish within the grace period."""
+        """Stop taking turns, let running replies finish within the grace period;
+        those cut short are marked interrupted, queued ones wait for the next start."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self.runner.stop()
         cancelled = await self.tasks.drain(self.settings.shutdown_grace_seconds)
         if cancelled:
             log.warning("shutdown cut %d running task(s) short", cancelled)

@@ -11,10 +11,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from slackbot.relay.inbox import Inbox, IncomingMessage
+from slackbot.relay.inbox import Inbox, IncomingMessage, Routed
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.markup import slack_to_plain, strip_bot_mention
 from slackbot.slack.web_port import WebApiPort
+from slackbot.store.repo import ThreadKey
 
 log = logging.getLogger("slackbot.events")
 
@@ -41,21 +42,27 @@ def register_events(app: AsyncApp, inbox: Inbox, port: WebApiPort, tasks: TaskTr
 async def _receive(
     inbox: Inbox, port: WebApiPort, body: dict[str, Any], event: dict[str, Any], bot_user_id: str
 ) -> None:
-    raw = str(event.get("text") or "")
-    mentions_bot = event.get("type") == "app_mention" or (
-        bool(bot_user_id) and f"<@{bot_user_id}" in raw
-    )
-    text = await slack_to_plain(strip_bot_mention(raw, bot_user_id), port.display_name)
-    message = IncomingMessage(
-        team_id=str(body.get("team_id") or event.get("team") or ""),
-        channel_id=str(event["channel"]),
-        user_id=str(event["user"]),
-        ts=str(event["ts"]),
-        thread_ts=event.get("thread_ts"),
-        text=text,
-        mentions_bot=mentions_bot,
-        is_dm=event.get("channel_type") == "im",
-        event_id=body.get("event_id"),
-    )
-    routed = await inbox.receive(message)
+    team_id = str(body.get("team_id") or event.get("team") or "")
+    channel, ts = str(event["channel"]), str(event["ts"])
+    thread_ts = event.get("thread_ts")
+    async with inbox.in_order(ThreadKey(team_id, channel, thread_ts or ts)):
+        raw = str(event.get("text") or "")
+        mentions_bot = event.get("type") == "app_mention" or (
+            bool(bot_user_id) and f"<@{bot_user_id}" in raw
+        )
+        text = await slack_to_plain(strip_bot_mention(raw, bot_user_id), port.display_name)
+        message = IncomingMessage(
+            team_id=team_id,
+            channel_id=channel,
+            user_id=str(event["user"]),
+            ts=ts,
+            thread_ts=thread_ts,
+            text=text,
+            mentions_bot=mentions_bot,
+            is_dm=event.get("channel_type") == "im",
+            event_id=body.get("event_id"),
+        )
+        routed = await inbox.receive(message)
+    if routed == Routed.HELD:
+        routed = await inbox.settle(message)
     log.debug("event %s: %s", message.event_id, routed)

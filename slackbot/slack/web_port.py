@@ -116,6 +116,19 @@ class WebApiPort:
         response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         return str(response["permalink"])
 
+    async def message_text(self, channel: str, thread_ts: str, ts: str) -> str | None:
+        response = await self.client.conversations_replies(
+            channel=channel, ts=thread_ts, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        for message in response.get("messages") or []:
+            if message.get("ts") != ts:
+                continue
+            for block in message.get("blocks") or []:
+                if block.get("type") == "markdown":
+                    return str(block.get("text") or "")
+            return str(message.get("text") or "")
+        return None
+
     async def profile(self, user_id: str) -> Profile:
         cached = self._profiles.get(user_id)
         if cached is not None:

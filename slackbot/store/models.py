@@ -119,6 +119,23 @@ class Turn(Base):
     )
 
 
+class ThreadLease(Base):
+    """Which process runs a thread's turns, until when.
+
+    Several replicas may receive a thread's messages; only the lease holder
+    talks to Amigo for that thread. A lease that is not renewed expires, and
+    another process takes the thread over.
+    """
+
+    __tablename__ = "thread_leases"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ProcessedEvent(Base):
     """Slack event ids already taken, so a redelivery does nothing."""
 

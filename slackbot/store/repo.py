@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,11 +23,20 @@ from slackbot.store.models import (
     ConversationState,
     Hint,
     ProcessedEvent,
+    ThreadLease,
     Turn,
     TurnKind,
     TurnState,
     utcnow,
 )
+
+
+def _lease_key(thread: ThreadKey) -> tuple[Any, ...]:
+    return (
+        ThreadLease.team_id == thread.team_id,
+        ThreadLease.channel_id == thread.channel_id,
+        ThreadLease.thread_ts == thread.thread_ts,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +142,115 @@ class Store:
                 await session.rollback()
                 return None
             return conversation, turn
+
+    # -- thread leases -----------------------------------------------------
+
+    async def acquire_lease(self, thread: ThreadKey, holder: str, seconds: float) -> bool:
+        """Take (or keep) the right to run ``thread``'s turns for ``seconds``.
+
+        True when ``holder`` has it now: nobody had it, it had expired, or it
+        was already ``holder``'s. Both statements are single-row and atomic.
+        """
+        now = utcnow()
+        until = now + timedelta(seconds=seconds)
+        lease = ThreadLease(
+            team_id=thread.team_id,
+            channel_id=thread.channel_id,
+            thread_ts=thread.thread_ts,
+            holder=holder,
+            expires_at=until,
+        )
+        if await self._insert(lease):
+            return True
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(ThreadLease)
+                .where(
+                    *_lease_key(thread),
+                    or_(ThreadLease.holder == holder, ThreadLease.expires_at < now),
+                )
+                .values(holder=holder, expires_at=until)
+            )
+            await session.commit()
+            return bool(getattr(result, "rowcount", 0))
+
+    async def renew_lease(self, thread: ThreadKey, holder: str, seconds: float) -> bool:
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(ThreadLease)
+                .where(*_lease_key(thread), ThreadLease.holder == holder)
+                .values(expires_at=utcnow() + timedelta(seconds=seconds))
+            )
+            await session.commit()
+            return bool(getattr(result, "rowcount", 0))
+
+    async def release_lease(self, thread: ThreadKey, holder: str) -> None:
+        async with self._sessions() as session:
+            await session.execute(
+                delete(ThreadLease).where(*_lease_key(thread), ThreadLease.holder == holder)
+            )
+            await session.commit()
+
+    def _unleased(self) -> Any:
+        """A condition: the turn's thread has no lease, or only an expired one."""
+        live = (
+            select(ThreadLease.thread_ts)
+            .where(
+                ThreadLease.team_id == Turn.team_id,
+                ThreadLease.channel_id == Turn.channel_id,
+                ThreadLease.thread_ts == Turn.thread_ts,
+                ThreadLease.expires_at >= utcnow(),
+            )
+            .exists()
+        )
+        return ~live
+
+    async def unleased_threads_with_queued_turns(self) -> list[ThreadKey]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Turn.team_id, Turn.channel_id, Turn.thread_ts)
+                .where(Turn.state == TurnState.QUEUED, self._unleased())
+                .distinct()
+            )
+            return [ThreadKey(*row) for row in rows]
+
+    async def orphaned_running_turns(self) -> list[Turn]:
+        """Turns left sending or streaming by a process whose lease ran out."""
+        async with self._sessions() as session:
+            result = await session.scalars(
+                select(Turn)
+                .where(
+                    Turn.state.in_((TurnState.SENDING, TurnState.STREAMING)),
+                    self._unleased(),
+                )
+                .order_by(Turn.id)
+            )
+            return list(result.all())
+
+    async def interrupt_turns(self, turn_ids: Sequence[int], error: str) -> list[int]:
+        """Mark these turns interrupted if they are still running; returns those marked.
+
+        Only one process wins this for a given turn, so only one marks its reply.
+        """
+        marked: list[int] = []
+        async with self._sessions() as session:
+            for turn_id in turn_ids:
+                result = await session.execute(
+                    update(Turn)
+                    .where(
+                        Turn.id == turn_id,
+                        Turn.state.in_((TurnState.SENDING, TurnState.STREAMING)),
+                    )
+                    .values(state=TurnState.INTERRUPTED, error=error[:200])
+                )
+                if getattr(result, "rowcount", 0):
+                    marked.append(turn_id)
+            await session.commit()
+        return marked
+
+    async def has_queued_turns(self, thread: ThreadKey) -> bool:
+        """Whether turns wait that a worker could take (held replies do not count)."""
+        return any(t.conversation_id is not None for t in await self.queued_turns(thread))
 
     # -- users -------------------------------------------------------------
 
@@ -264,8 +383,8 @@ class Store:
         async with self._sessions() as session:
             return await session.get(Turn, turn_id)
 
-    async def next_queued_turn(self, thread: ThreadKey) -> Turn | None:
-        """The thread's oldest waiting turn (Slack ts order is the user's order)."""
+    async def queued_turns(self, thread: ThreadKey) -> list[Turn]:
+        """The thread's waiting turns in Slack ts order (the order people wrote them)."""
         async with self._sessions() as session:
             result = await session.scalars(
                 select(Turn)
@@ -276,9 +395,41 @@ class Store:
                     Turn.state == TurnState.QUEUED,
                 )
                 .order_by(Turn.ts, Turn.id)
-                .limit(1)
             )
-            return result.first()
+            return list(result.all())
+
+    async def claim_pending(
+        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+    ) -> Turn | None:
+        """Hold a reply whose thread may be about to get its conversation.
+
+        The row keeps the message's place in the thread's order; it has no
+        conversation until :meth:`attach_turn`, and is dropped if none comes.
+        """
+        turn = Turn(
+            team_id=thread.team_id,
+            channel_id=thread.channel_id,
+            thread_ts=thread.thread_ts,
+            ts=ts,
+            user_id=user_id,
+            text=text,
+            kind=TurnKind.REPLY,
+            conversation_id=None,
+            state=TurnState.QUEUED,
+        )
+        return turn if await self._insert(turn) else None
+
+    async def attach_turn(self, turn_id: int, conversation_id: int) -> None:
+        async with self._sessions() as session:
+            await session.execute(
+                update(Turn).where(Turn.id == turn_id).values(conversation_id=conversation_id)
+            )
+            await session.commit()
+
+    async def drop_turn(self, turn_id: int) -> None:
+        async with self._sessions() as session:
+            await session.execute(delete(Turn).where(Turn.id == turn_id))
+            await session.commit()
 
     async def threads_with_turns_in(self, states: Sequence[TurnState]) -> list[ThreadKey]:
         async with self._sessions() as session:
@@ -291,20 +442,51 @@ class Store:
 
     async def set_turn_state(
         self,
-        turn_id: int,
+        turn_id: int | Sequence[int],
         state: TurnState,
         *,
         reply_ts: str | None = None,
         error: str | None = None,
     ) -> None:
+        ids = [turn_id] if isinstance(turn_id, int) else list(turn_id)
         values: dict[str, Any] = {"state": state}
         if reply_ts is not None:
             values["reply_ts"] = reply_ts
         if error is not None:
             values["error"] = error[:200]
         async with self._sessions() as session:
-            await session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+            await session.execute(update(Turn).where(Turn.id.in_(ids)).values(**values))
             await session.commit()
+
+    async def turns_in(self, states: Sequence[TurnState]) -> list[Turn]:
+        async with self._sessions() as session:
+            result = await session.scalars(
+                select(Turn).where(Turn.state.in_(states)).order_by(Turn.id)
+            )
+            return list(result.all())
+
+    async def turns_with_reply(self, reply_ts: str) -> list[Turn]:
+        """The turns answered by one reply (several when replies were joined)."""
+        async with self._sessions() as session:
+            result = await session.scalars(
+                select(Turn).where(Turn.reply_ts == reply_ts).order_by(Turn.ts, Turn.id)
+            )
+            return list(result.all())
+
+    async def claim_retry(self, turn: Turn, text: str) -> Turn | None:
+        """Queue ``text`` again for an interrupted turn, once; None if done before."""
+        retry = Turn(
+            team_id=turn.team_id,
+            channel_id=turn.channel_id,
+            thread_ts=turn.thread_ts,
+            ts=f"{turn.ts}-retry",
+            user_id=turn.user_id,
+            text=text,
+            kind=TurnKind.REPLY,
+            conversation_id=turn.conversation_id,
+            state=TurnState.QUEUED,
+        )
+        return retry if await self._insert(retry) else None
 
     async def fail_queued_turns(self, conversation_id: int, error: str) -> list[Turn]:
         """Fail the turns still waiting on a conversation that cannot take them."""
@@ -324,3 +506,18 @@ class Store:
             )
             await session.commit()
             return list(turns)
+
+    # -- conversation controls ---------------------------------------------
+
+    async def turn_in_progress(self, conversation_id: int) -> bool:
+        """Whether one of the conversation's turns is being sent to Amigo right now."""
+        async with self._sessions() as session:
+            result = await session.scalars(
+                select(Turn.id)
+                .where(
+                    Turn.conversation_id == conversation_id,
+                    Turn.state.in_((TurnState.SENDING, TurnState.STREAMING)),
+                )
+                .limit(1)
+            )
+            return result.first() is not None

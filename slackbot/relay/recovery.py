@@ -1,0 +1,100 @@
+"""Picking up after a stop, and sending an interrupted message once more.
+
+A turn that a dead process left `sending` or `streaming` cannot be resumed:
+Amigo's stream is gone. Its Slack reply keeps the text it had, says it was
+interrupted and offers a Retry button; `queued` turns simply run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from slackbot.relay.ports import SlackPort
+from slackbot.relay.render import fallback_text, markdown_blocks
+from slackbot.relay.turns import TurnRunner
+from slackbot.slack import messages
+from slackbot.store.models import OPEN_CONVERSATION_STATES, Conversation, Turn, TurnState
+from slackbot.store.repo import Store, thread_of
+
+log = logging.getLogger("slackbot.recovery")
+
+MayAct = Callable[[str, Conversation], Awaitable[bool]]
+
+
+class Recovery:
+    def __init__(self, store: Store, slack: SlackPort, runner: TurnRunner, may_act: MayAct) -> None:
+        self._store = store
+        self._slack = slack
+        self._runner = runner
+        self._may_act = may_act
+
+    async def sweep(self) -> int:
+        """Mark turns whose process stopped (its thread lease ran out) as interrupted,
+        and start the threads whose queued turns nobody is running.
+
+        Returns how many turns were interrupted.
+        """
+        orphans = await self._store.orphaned_running_turns()
+        marked = set(await self._store.interrupt_turns([t.id for t in orphans], "process stopped"))
+        seen_replies: set[str] = set()
+        for turn in orphans:
+            if turn.id in marked and turn.reply_ts and turn.reply_ts not in seen_replies:
+                seen_replies.add(turn.reply_ts)
+                await self._mark_reply(turn)
+        for thread in await self._store.unleased_threads_with_queued_turns():
+            self._runner.kick(thread)
+        if marked:
+            log.warning("marked %d turn(s) of a stopped process interrupted", len(marked))
+        return len(marked)
+
+    async def sweep_forever(self, interval: float) -> None:
+        """Sweep every ``interval`` seconds: how threads of a dead replica move on."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed; trying again in %.0f s", interval)
+
+    async def _mark_reply(self, turn: Turn) -> None:
+        assert turn.reply_ts is not None
+        try:
+            shown = await self._slack.message_text(turn.channel_id, turn.thread_ts, turn.reply_ts)
+        except Exception:
+            log.exception("could not read the interrupted reply in %s", turn.channel_id)
+            shown = None
+        keep = "" if shown in (None, messages.THINKING) else (shown or "")
+        body = "\n\n".join(p for p in (keep, messages.REPLY_INTERRUPTED) if p)
+        blocks = markdown_blocks(body) + (self._runner.retry_blocks(turn) or [])
+        try:
+            await self._slack.update_message(
+                turn.channel_id, turn.reply_ts, fallback_text(body), blocks
+            )
+        except Exception:
+            log.exception("could not mark the interrupted reply in %s", turn.channel_id)
+
+    async def retry(self, turn_id: int, user_id: str) -> str | None:
+        """Queue an interrupted turn's text again; returns what to tell the user
+        when nothing was queued, or None when it was."""
+        turn = await self._store.turn(turn_id)
+        conversation = (
+            await self._store.conversation(turn.conversation_id)
+            if turn is not None and turn.conversation_id is not None
+            else None
+        )
+        if turn is None or conversation is None:
+            return messages.RETRY_UNKNOWN
+        if not await self._may_act(user_id, conversation):
+            return messages.retry_not_yours(conversation.owner_user_id)
+        if turn.state != TurnState.INTERRUPTED:
+            return messages.RETRY_NOT_NEEDED
+        if conversation.state not in OPEN_CONVERSATION_STATES:
+            return messages.thread_finished_hint()
+        batch = await self._store.turns_with_reply(turn.reply_ts) if turn.reply_ts else [turn]
+        text = "\n\n".join(t.text for t in batch) or turn.text
+        if await self._store.claim_retry(turn, text) is None:
+            return messages.RETRY_ALREADY
+        self._runner.kick(thread_of(turn))
+        return None
