@@ -47,8 +47,12 @@ def run_cli(
     )
 
 
-def env_for(slack: FakeSlack, amigo: FakeAmigo, db: Path, **extra: str) -> dict[str, str]:
-    values = {k.upper(): str(v) for k, v in settings_overrides(slack, amigo, db).items()}
+def env_for(
+    slack: FakeSlack, amigo: FakeAmigo, database: Path | str, **extra: str
+) -> dict[str, str]:
+    """The environment of an app process; ``database`` is a SQLite file or a URL."""
+    url = f"sqlite+aiosqlite:///{database}" if isinstance(database, Path) else database
+    values = {k.upper(): str(v) for k, v in settings_overrides(slack, amigo, url).items()}
     values.pop("SLACK_APP_TOKEN")
     return clean_env(**values, **extra)
 

@@ -23,6 +23,7 @@ from slackbot.sandbox.slack_sender import SlackSender
 from slackbot.slack.app import Runtime
 from slackbot.store.db import migrate
 from slackbot.web import create_web_app
+from tests.databases import fresh_database
 
 SIGNING_SECRET = "made-up-signing-secret-for-tests"
 SERVICE_ID = "0123456789abcdef01234567"
@@ -61,7 +62,7 @@ class Harness:
         return [message_text(m) for m in self.bot_replies(thread_ts, channel)]
 
 
-def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, db: Path) -> dict[str, Any]:
+def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, database_url: str) -> dict[str, Any]:
     return {
         "slack_bot_token": slack.bot_token,
         "slack_signing_secret": SIGNING_SECRET,
@@ -74,7 +75,7 @@ def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, db: Path) -> dict[str
         "amigo_user_id": amigo.admin_user_id,
         "amigo_service_id": SERVICE_ID,
         "amigo_user_role": "DefaultUserRole",
-        "database_url": f"sqlite+aiosqlite:///{db}",
+        "database_url": database_url,
         "slack_edit_interval_seconds": 0.3,
         "amigo_retry_max_wait_seconds": 2.0,
         "shutdown_grace_seconds": 5.0,
@@ -125,7 +126,15 @@ def extra_settings() -> dict[str, Any]:
 async def harness(
     slack: FakeSlack, amigo: FakeAmigo, tmp_path: Path, extra_settings: dict[str, Any]
 ) -> AsyncIterator[Harness]:
-    overrides = settings_overrides(slack, amigo, tmp_path / "app.db") | extra_settings
+    with fresh_database(tmp_path) as url:
+        async for h in _serve(slack, amigo, url, extra_settings):
+            yield h
+
+
+async def _serve(
+    slack: FakeSlack, amigo: FakeAmigo, database_url: str, extra_settings: dict[str, Any]
+) -> AsyncIterator[Harness]:
+    overrides = settings_overrides(slack, amigo, database_url) | extra_settings
     settings = load_settings(**overrides)
     await migrate(settings.database_url)
     runtime = Runtime(settings)

@@ -6,6 +6,8 @@ import re
 import time
 from itertools import pairwise
 
+import pytest
+
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.sandbox.slack_fake import message_text
 from tests.e2e.conftest import ALICE, BOB, CHANNEL, Harness
@@ -109,17 +111,26 @@ async def test_redelivered_events_and_the_mention_pair_cause_one_amigo_call(
     assert len(h.amigo.calls_named("interact")) == 1
 
 
+@pytest.mark.parametrize(
+    "extra_settings",
+    [{"amigo_coalesce_replies": True}, {"amigo_coalesce_replies": False}],
+    ids=["coalesced", "one-by-one"],
+)
 async def test_replies_sent_while_streaming_reach_amigo_in_order_without_conflict(
-    harness: Harness,
+    harness: Harness, extra_settings: dict[str, bool]
 ) -> None:
     h = harness
     h.amigo.queue_reply(Reply(text=SLOW_TEXT, pieces=8, delay=0.25, kind="create"))
     ts = await start_thread(h)
     for word in ("first", "second", "third"):
         await h.sender.post_message(ALICE, word, thread_ts=ts)
-    await wait_reply_done(h, ts, count=4)
+    coalesced = extra_settings["amigo_coalesce_replies"]
+    await wait_reply_done(h, ts, count=2 if coalesced else 4)
     sent = [c.form["recorded_message"] for c in h.amigo.calls_named("interact") if c.form]
-    assert sent == ["first", "second", "third"]
+    if coalesced:
+        assert sent == ["first\n\nsecond\n\nthird"]
+    else:
+        assert sent == ["first", "second", "third"]
     assert h.amigo.conflicts == 0
 
 

@@ -12,17 +12,18 @@ from sqlalchemy import inspect
 from slackbot.store.db import create_engine, migrate
 from slackbot.store.models import Base, ConversationState, TurnState
 from slackbot.store.repo import Store, ThreadKey
+from tests.databases import fresh_database
 
 THREAD = ThreadKey("T1", "C1", "1700000000.000100")
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    await migrate(url)
-    s = Store(create_engine(url))
-    yield s
-    await s.close()
+    with fresh_database(tmp_path) as url:
+        await migrate(url)
+        s = Store(create_engine(url))
+        yield s
+        await s.close()
 
 
 async def test_migrations_create_every_table_of_the_models(store: Store) -> None:
@@ -76,10 +77,7 @@ async def test_queued_turns_come_out_in_slack_order(store: Store) -> None:
     await store.set_turn_state(start.id, TurnState.DONE)
     for ts in ("1700000003.000100", "1700000002.000100", "1700000004.000100"):
         assert await store.claim_reply(conversation, ts=ts, user_id="U1", text=ts)
-    seen = []
-    while (turn := await store.next_queued_turn(THREAD)) is not None:
-        seen.append(turn.ts)
-        await store.set_turn_state(turn.id, TurnState.DONE)
+    seen = [t.ts for t in await store.queued_turns(THREAD)]
     assert seen == sorted(seen)
     assert len(seen) == 3
 
@@ -88,3 +86,40 @@ async def test_a_hint_is_given_once_per_user_and_thread(store: Store) -> None:
     assert await store.claim_hint(THREAD, "U2", "not-owner")
     assert not await store.claim_hint(THREAD, "U2", "not-owner")
     assert await store.claim_hint(THREAD, "U3", "not-owner")
+
+
+async def test_a_thread_lease_has_one_holder_until_it_expires(store: Store) -> None:
+    assert await store.acquire_lease(THREAD, "a", 30)
+    assert await store.acquire_lease(THREAD, "a", 30)  # the holder keeps it
+    assert not await store.acquire_lease(THREAD, "b", 30)
+    assert await store.renew_lease(THREAD, "a", 30)
+    assert not await store.renew_lease(THREAD, "b", 30)
+    await store.release_lease(THREAD, "b")  # not b's to release
+    assert not await store.acquire_lease(THREAD, "b", 30)
+    await store.release_lease(THREAD, "a")
+    assert await store.acquire_lease(THREAD, "b", 30)
+
+
+async def test_an_expired_lease_passes_to_another_holder(store: Store) -> None:
+    assert await store.acquire_lease(THREAD, "a", -1)  # already expired
+    assert await store.acquire_lease(THREAD, "b", 30)
+    assert not await store.renew_lease(THREAD, "a", 30)
+
+
+async def test_concurrent_lease_requests_have_one_winner(store: Store) -> None:
+    results = await asyncio.gather(*[store.acquire_lease(THREAD, f"h{i}", 30) for i in range(8)])
+    assert sum(results) == 1
+
+
+async def test_running_turns_of_an_expired_lease_are_orphans_marked_once(store: Store) -> None:
+    claimed = await store.claim_start(THREAD, ts=THREAD.thread_ts, user_id="U1", text="hi")
+    assert claimed is not None
+    _, turn = claimed
+    await store.set_turn_state(turn.id, TurnState.STREAMING)
+    assert await store.acquire_lease(THREAD, "a", 30)
+    assert await store.orphaned_running_turns() == []
+    await store.release_lease(THREAD, "a")
+    orphans = await store.orphaned_running_turns()
+    assert [t.id for t in orphans] == [turn.id]
+    assert await store.interrupt_turns([turn.id], "gone") == [turn.id]
+    assert await store.interrupt_turns([turn.id], "gone") == []
