@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,3 +16,43 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     """An empty database: SQLite, or PostgreSQL when TEST_DATABASE_URL says so."""
     with fresh_database(tmp_path) as url:
         yield url
+
+
+# -- every log line of the whole run is checked for secrets --------------------
+
+SECRETS = (
+    "made-up-signing-secret-for-tests",
+    "xoxb-test-token",
+    "xapp-test-token",
+    "fake-api-key-for-tests",
+    "fake-api-key-id",
+)
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            return
+        self.leaks.extend(f"{record.name}: {s}" for s in SECRETS if s in text)
+
+
+_recorder = _Recorder()
+_recorder.setFormatter(logging.Formatter("%(message)s"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(_recorder)
+    root.setLevel(min(root.level or logging.WARNING, logging.INFO))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _recorder.leaks:
+        print("\nSecrets reached the log:", *sorted(set(_recorder.leaks)), sep="\n  ")
+        session.exitstatus = 1

@@ -92,6 +92,9 @@ class EditingReply:
     def text(self) -> str:
         return self._text
 
+    writes_in_background = True
+    """Edits come from a writer task; the naive writer edits inline instead."""
+
     async def open(self) -> str:
         if self.reply_ts is None:
             body = self._status
@@ -101,7 +104,7 @@ class EditingReply:
             self._message_ts = [self.reply_ts]
             self._shown = [(body, False)]
             self._last_edit = self._clock()
-        if self._writer is None:
+        if self._writer is None and self.writes_in_background:
             self._writer = asyncio.create_task(self._write_loop(), name="reply-writer")
         return self.reply_ts
 
@@ -202,20 +205,9 @@ class EditPerPieceReply(EditingReply):
             await self._show(self._body(), final=False)
             self.edits += 1
 
+    writes_in_background = False
+
     async def _finish(self, footer: Blocks | None) -> None:
-        if self.reply_ts is None:
-            await self.open()
+        await self.open()
         self._footer = footer
         await self._show(self._body(), final=True)
-        if self._writer is not None:
-            self._writer.cancel()
-
-    async def open(self) -> str:
-        if self.reply_ts is None:
-            body = self._status
-            self.reply_ts = await self._slack.post_message(
-                self._channel, self._thread_ts, fallback_text(body), markdown_blocks(body)
-            )
-            self._message_ts = [self.reply_ts]
-            self._shown = [(body, False)]
-        return self.reply_ts

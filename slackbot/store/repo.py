@@ -52,6 +52,28 @@ def thread_of(row: Conversation | Turn) -> ThreadKey:
     return ThreadKey(row.team_id, row.channel_id, row.thread_ts)
 
 
+def _queued_turn(
+    thread: ThreadKey,
+    *,
+    ts: str,
+    user_id: str,
+    text: str,
+    kind: TurnKind = TurnKind.REPLY,
+    conversation_id: int | None,
+) -> Turn:
+    return Turn(
+        team_id=thread.team_id,
+        channel_id=thread.channel_id,
+        thread_ts=thread.thread_ts,
+        ts=ts,
+        user_id=user_id,
+        text=text,
+        kind=kind,
+        conversation_id=conversation_id,
+        state=TurnState.QUEUED,
+    )
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -92,16 +114,12 @@ class Store:
         self, conversation: Conversation, *, ts: str, user_id: str, text: str
     ) -> Turn | None:
         """Queue a reply turn for an open conversation, or None if already claimed."""
-        turn = Turn(
-            team_id=conversation.team_id,
-            channel_id=conversation.channel_id,
-            thread_ts=conversation.thread_ts,
+        turn = _queued_turn(
+            thread_of(conversation),
             ts=ts,
             user_id=user_id,
             text=text,
-            kind=TurnKind.REPLY,
             conversation_id=conversation.id,
-            state=TurnState.QUEUED,
         )
         return turn if await self._insert(turn) else None
 
@@ -125,16 +143,13 @@ class Store:
             session.add(conversation)
             try:
                 await session.flush()
-                turn = Turn(
-                    team_id=thread.team_id,
-                    channel_id=thread.channel_id,
-                    thread_ts=thread.thread_ts,
+                turn = _queued_turn(
+                    thread,
                     ts=ts,
                     user_id=user_id,
                     text=text,
                     kind=TurnKind.START,
                     conversation_id=conversation.id,
-                    state=TurnState.QUEUED,
                 )
                 session.add(turn)
                 await session.commit()
@@ -406,17 +421,7 @@ class Store:
         The row keeps the message's place in the thread's order; it has no
         conversation until :meth:`attach_turn`, and is dropped if none comes.
         """
-        turn = Turn(
-            team_id=thread.team_id,
-            channel_id=thread.channel_id,
-            thread_ts=thread.thread_ts,
-            ts=ts,
-            user_id=user_id,
-            text=text,
-            kind=TurnKind.REPLY,
-            conversation_id=None,
-            state=TurnState.QUEUED,
-        )
+        turn = _queued_turn(thread, ts=ts, user_id=user_id, text=text, conversation_id=None)
         return turn if await self._insert(turn) else None
 
     async def attach_turn(self, turn_id: int, conversation_id: int) -> None:
@@ -475,16 +480,12 @@ class Store:
 
     async def claim_retry(self, turn: Turn, text: str) -> Turn | None:
         """Queue ``text`` again for an interrupted turn, once; None if done before."""
-        retry = Turn(
-            team_id=turn.team_id,
-            channel_id=turn.channel_id,
-            thread_ts=turn.thread_ts,
+        retry = _queued_turn(
+            thread_of(turn),
             ts=f"{turn.ts}-retry",
             user_id=turn.user_id,
             text=text,
-            kind=TurnKind.REPLY,
             conversation_id=turn.conversation_id,
-            state=TurnState.QUEUED,
         )
         return retry if await self._insert(retry) else None
 

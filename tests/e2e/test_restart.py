@@ -102,3 +102,44 @@ async def test_sigkill_mid_reply_then_restart_recovers_exactly_once(
             assert sent_texts(amigo).count("question") == 2
     finally:
         await app.stop()
+
+
+async def test_sigterm_past_the_grace_period_marks_the_reply_interrupted(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str
+) -> None:
+    slack, amigo = fakes
+    app = App(slack, amigo, database_url, tmp_path)
+    app.env["SHUTDOWN_GRACE_SECONDS"] = "0.5"
+    await app.start()
+    try:
+        amigo.queue_reply(Reply(text="far too slow " * 10, pieces=10, delay=0.5, kind="create"))
+        async with SlackSender(app.url, SIGNING_SECRET, team_id=slack.team_id) as sender:
+            ts = await sender.post_mention(ALICE, "<@UBOT> hello")
+            await slack.wait_for(
+                lambda s: "far" in message_text(s.thread(CHANNEL, ts, include_root=False)[0]),
+                description="the reply is streaming",
+            )
+            await sender.post_message(ALICE, "queued behind it", thread_ts=ts)
+            await slack.wait_for(
+                lambda _: turn_states(database_url).get("queued behind it") == "queued"
+            )
+        await app.stop()
+        assert app.proc is not None and app.proc.returncode == 0, app.output()
+        (reply,) = slack.thread(CHANNEL, ts, include_root=False)
+        assert message_text(reply).startswith("far too slow")
+        assert "interrupted" in message_text(reply)
+        states = turn_states(database_url)
+        assert states["hello"] == "interrupted"
+        assert states["queued behind it"] == "queued"  # the next start sends it
+
+        amigo.queue_reply(Reply(text="Sent after the restart.", pieces=1))
+        await app.start()
+        await slack.wait_for(
+            lambda s: (
+                message_text(s.thread(CHANNEL, ts, include_root=False)[-1])
+                == "Sent after the restart."
+            ),
+            timeout=20,
+        )
+    finally:
+        await app.stop()
