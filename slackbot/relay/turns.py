@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.amigo.errors import (
@@ -196,40 +196,53 @@ class TurnRunner:
                 self._lost.discard(thread)
                 renewer = asyncio.create_task(self._renew(thread), name="lease-renewer")
                 try:
-                    await self._drain(thread)
+                    emptied = await self._drain(thread)
                 finally:
                     renewer.cancel()
                     await self._store.release_lease(thread, holder)
-                if not await self._store.has_queued_turns(thread):
+                if not emptied or not await self._store.has_queued_turns(thread):
                     return
         finally:
             self._workers.pop(thread, None)
 
-    async def _drain(self, thread: ThreadKey) -> None:
+    async def _drain(self, thread: ThreadKey) -> bool:
+        """Run turns until none is left (True) or the next must wait (False)."""
         while not self.stopping and thread not in self._lost:
             self._again.discard(thread)
             queued = await self._store.queued_turns(thread)
             if not queued:
                 if thread in self._again:
                     continue
-                return
+                return True
             turn = queued[0]
             if turn.conversation_id is None:
-                return  # a held reply keeps its place; the inbox kicks us when it settles
-            if turn.kind == TurnKind.REPLY and not await self._started(turn):
-                return  # the first turn is still running somewhere; it drains the rest
+                return False  # a held reply keeps its place; the inbox kicks us when it settles
+            readiness = await self._readiness(turn)
+            if readiness == "wait":
+                return False  # the first turn is still running elsewhere; it drains the rest
+            if readiness == "gone":
+                continue  # its conversation never started; the waiting turns were failed
             await self.run_turn(self._batch(queued))
+        return False
 
-    async def _started(self, turn: Turn) -> bool:
-        """Whether a reply's conversation exists in Amigo, or never will."""
-        if turn.conversation_id is None:
-            return True
+    async def _readiness(self, turn: Turn) -> Literal["go", "wait", "gone"]:
+        """Whether a reply can go now: its conversation exists in Amigo (or is
+        closed, which run_turn explains), is being created (wait), or never will
+        be (gone: its waiting turns are failed with an explanation)."""
+        if turn.kind != TurnKind.REPLY or turn.conversation_id is None:
+            return "go"
         conversation = await self._store.conversation(turn.conversation_id)
-        return (
+        if (
             conversation is None
             or conversation.amigo_conversation_id is not None
             or conversation.state not in OPEN_CONVERSATION_STATES
-        )
+        ):
+            return "go"
+        first = await self._store.start_turn(conversation.id)
+        if first is None or first.state in (TurnState.QUEUED, TurnState.SENDING):
+            return "wait"
+        await self._abandon(conversation)  # its first turn ended before Amigo created it
+        return "gone"
 
     async def _renew(self, thread: ThreadKey) -> None:
         holder, ttl = self._config.instance_id, self._config.lease_seconds

@@ -263,6 +263,16 @@ class Store:
             await session.commit()
         return marked
 
+    async def start_turn(self, conversation_id: int) -> Turn | None:
+        """The turn that creates the conversation."""
+        async with self._sessions() as session:
+            result = await session.scalars(
+                select(Turn).where(
+                    Turn.conversation_id == conversation_id, Turn.kind == TurnKind.START
+                )
+            )
+            return result.first()
+
     async def has_queued_turns(self, thread: ThreadKey) -> bool:
         """Whether turns wait that a worker could take (held replies do not count)."""
         return any(t.conversation_id is not None for t in await self.queued_turns(thread))
