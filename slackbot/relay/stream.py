@@ -103,7 +103,7 @@ class EditingReply:
             )
             self._message_ts = [self.reply_ts]
             self._shown = [(body, False)]
-            self._last_edit = self._clock()
+            # The placeholder was a post, not an edit: the first edit may follow at once.
         if self._writer is None and self.writes_in_background:
             self._writer = asyncio.create_task(self._write_loop(), name="reply-writer")
         return self.reply_ts
