@@ -56,7 +56,7 @@ class Recovery:
             try:
                 await self.sweep()
             except Exception:
-                log.exception("sweep failed; trying again in %.0f s", interval)
+                log.exception("sweep failed; trying again in %.1f s", interval)
 
     async def _mark_reply(self, turn: Turn) -> None:
         assert turn.reply_ts is not None
