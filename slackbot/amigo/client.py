@@ -87,6 +87,7 @@ class AmigoClient:
         read_timeout: float = 30.0,
         stream_idle_timeout: float = 120.0,
         token_refresh_margin: float = 60.0,
+        max_connections: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base = base_url.rstrip("/")
@@ -94,10 +95,21 @@ class AmigoClient:
         self._api_key = api_key
         self._api_key_id = api_key_id
         # httpx's read timeout applies to each read, so for a stream it is an idle timeout.
-        self._plain_timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._stream_timeout = httpx.Timeout(stream_idle_timeout, connect=connect_timeout)
+        # A stream holds its connection for the whole reply, so the pool must be
+        # as large as the replies that may stream at once, and a request waits
+        # for a free connection rather than failing (httpx's default is 100 and 5 s).
+        pool_wait = max(read_timeout, 60.0)
+        self._plain_timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=pool_wait)
+        self._stream_timeout = httpx.Timeout(
+            stream_idle_timeout, connect=connect_timeout, pool=pool_wait
+        )
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=100)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=self._plain_timeout)
+        self._http = (
+            http
+            if http is not None
+            else httpx.AsyncClient(timeout=self._plain_timeout, limits=limits)
+        )
         self.tokens = TokenCache(self._sign_in, refresh_margin=token_refresh_margin, clock=clock)
 
     def __repr__(self) -> str:
