@@ -63,6 +63,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from slackbot.sandbox.server import BackgroundServer
+from slackbot.sandbox.ts import TsClock
 
 __all__ = [
     "MAX_BLOCKS",
@@ -329,23 +330,6 @@ class _SocketConnection:
             await self.ws.send_text(json.dumps(message))
 
 
-class _TsClock:
-    """Unique, increasing, epoch-based ``ts`` strings whose last digit is ``last_digit``."""
-
-    def __init__(self, last_digit: int) -> None:
-        self._last_digit = last_digit
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def next(self) -> str:
-        with self._lock:
-            now = time.time_ns() // 1000
-            candidate = max(now, self._last + 1)
-            candidate += (self._last_digit - candidate) % 10
-            self._last = candidate
-        return f"{candidate // 1_000_000}.{candidate % 1_000_000:06d}"
-
-
 def _ts_key(ts: str) -> tuple[int, int]:
     sec, _, frac = ts.partition(".")
     try:
@@ -489,7 +473,7 @@ class FakeSlack:
         self.app_id = app_id
 
         self._lock = threading.RLock()
-        self._clock = _TsClock(last_digit=0)
+        self._clock = TsClock(last_digit=0)
         self._tokens: set[str] = {bot_token}
         self._calls: list[RecordedCall] = []
         self._messages: dict[str, dict[str, FakeMessage]] = {}

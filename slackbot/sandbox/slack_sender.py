@@ -19,7 +19,6 @@ import asyncio
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -29,6 +28,8 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from slackbot.sandbox.ts import TsClock
+
 __all__ = ["SlackSender", "new_ts"]
 
 Json = dict[str, Any]
@@ -36,24 +37,7 @@ Json = dict[str, Any]
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-class _TsClock:
-    """Unique, increasing, epoch-based ``ts`` strings whose last digit is ``last_digit``."""
-
-    def __init__(self, last_digit: int) -> None:
-        self._last_digit = last_digit
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def next(self) -> str:
-        with self._lock:
-            now = time.time_ns() // 1000
-            candidate = max(now, self._last + 1)
-            candidate += (self._last_digit - candidate) % 10
-            self._last = candidate
-        return f"{candidate // 1_000_000}.{candidate % 1_000_000:06d}"
-
-
-_CLOCK = _TsClock(last_digit=5)
+_CLOCK = TsClock(last_digit=5)
 
 
 def new_ts() -> str:

@@ -54,6 +54,14 @@ def _shortcut_thread(body: dict[str, Any], team_id: str) -> ThreadKey:
 def register_actions(
     app: AsyncApp, controls: Controls, port: SlackPort, tasks: TaskTracker
 ) -> None:
+    def run_in_thread(
+        command: Command, caller: Caller, thread: ThreadKey, respond: AsyncRespond, name: str
+    ) -> None:
+        """Carry out a control on ``thread`` in the background; answer the caller."""
+        work = controls.run(command, caller, thread=thread, in_thread=True)
+        where = {"channel": thread.channel_id, "user": caller.user_id}
+        tasks.spawn(carry_out(work, respond, port, thread_ts=thread.thread_ts, **where), name=name)
+
     async def menu(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
@@ -66,18 +74,7 @@ def register_actions(
         if command is None:
             log.warning("unknown reply menu choice %r", choice)
             return
-        work = controls.run(command, caller, thread=thread, in_thread=True)
-        tasks.spawn(
-            carry_out(
-                work,
-                respond,
-                port,
-                channel=thread.channel_id,
-                user=caller.user_id,
-                thread_ts=thread.thread_ts,
-            ),
-            name=f"menu:{choice}",
-        )
+        run_in_thread(command, caller, thread, respond, f"menu:{choice}")
 
     async def choose(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
@@ -107,18 +104,7 @@ def register_actions(
         caller = _caller(body, context)
         thread = _shortcut_thread(body, caller.team_id)
         command = _SHORTCUTS[str(body.get("callback_id"))]
-        work = controls.run(command, caller, thread=thread, in_thread=True)
-        tasks.spawn(
-            carry_out(
-                work,
-                respond,
-                port,
-                channel=thread.channel_id,
-                user=caller.user_id,
-                thread_ts=thread.thread_ts,
-            ),
-            name=f"shortcut:{body.get('callback_id')}",
-        )
+        run_in_thread(command, caller, thread, respond, f"shortcut:{body.get('callback_id')}")
 
     app.action(blocks.REPLY_MENU_ACTION)(menu)
     app.action(re.compile(rf"^{blocks.SUGGESTION_ACTION_PREFIX}\d+$"))(choose)
