@@ -32,6 +32,12 @@ from slackbot.store.repo import Store
 log = logging.getLogger("slackbot.app")
 
 
+def _skip_token_warning(record: logging.LogRecord) -> bool:
+    """Bolt warns that SLACK_BOT_TOKEN goes unused when a client is given; our client
+    is built from that very token, so the warning would only puzzle admins."""
+    return "`token` will be unused" not in record.getMessage()
+
+
 def instance_id() -> str:
     """Names this process in thread leases (and in logs of several replicas)."""
     return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -106,11 +112,13 @@ class Runtime:
         self.runner.hooks = SlackReplyHooks(self.controls)
         self.recovery = Recovery(self.store, self.slack, self.runner, self.controls.may_act)
         secret = settings.slack_signing_secret
+        bolt_log = logging.getLogger("slackbot.bolt")
+        bolt_log.addFilter(_skip_token_warning)
         self.bolt = AsyncApp(
             client=client,
             signing_secret=secret.get_secret_value() if secret else "",
             request_verification_enabled=not settings.socket_mode,
-            logger=logging.getLogger("slackbot.bolt"),
+            logger=bolt_log,
         )
         register_events(self.bolt, self.inbox, self.slack, self.tasks)
         register_commands(self.bolt, self.controls, self.slack, self.tasks)
