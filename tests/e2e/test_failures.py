@@ -8,7 +8,9 @@ import pytest
 
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.slack import messages
+from slackbot.store.models import ConversationState, TurnState
 from tests.e2e.conftest import ALICE, BOB, Harness
+from tests.e2e.test_durability import conversations, turns
 from tests.e2e.test_relay import completed, start_thread, wait_reply_done
 
 
@@ -28,6 +30,7 @@ async def test_amigo_429_is_retried_after_retry_after_while_the_placeholder_wait
     shown = [v.text for v in reply.history]
     assert any("trying again in 1 s" in t for t in shown), shown
     assert h.bot_texts(ts)[-1] == "Worth the wait."
+    assert [t.state for t in await turns(h)] == [TurnState.DONE, TurnState.DONE]
 
 
 async def test_amigo_503_on_create_is_retried_then_the_conversation_starts(
@@ -40,6 +43,7 @@ async def test_amigo_503_on_create_is_retried_then_the_conversation_starts(
     await h.settle()
     assert [c.status for c in h.amigo.calls_named("create_conversation")] == [503, 503, 201]
     assert len(h.bot_replies(ts)) == 1
+    assert [t.state for t in await turns(h)] == [TurnState.DONE]
 
 
 async def test_amigo_busy_beyond_the_retries_says_so_and_a_new_mention_works(
@@ -53,6 +57,9 @@ async def test_amigo_busy_beyond_the_retries_says_so_and_a_new_mention_works(
     )
     await h.settle()
     assert len(h.amigo.calls_named("create_conversation")) == 4  # first try + 3 retries
+    assert [t.state for t in await turns(h)] == [TurnState.FAILED]
+    (gave_up,) = await conversations(h)
+    assert gave_up.state == ConversationState.FAILED  # so the thread can start again
 
     again = await h.sender.post_mention(ALICE, "<@UBOT> hello again")
     await h.wait_for(lambda: completed(h) == 1, what="second try")
@@ -98,6 +105,7 @@ async def test_a_stream_cut_mid_reply_leaves_the_partial_reply_marked(harness: H
     last = h.bot_texts(ts)[-1]
     assert last.startswith("alpha beta")
     assert "delta" not in last
+    assert (await turns(h))[-1].state == TurnState.INTERRUPTED
 
     h.amigo.queue_reply(Reply(text="Fine again.", pieces=1))
     await h.sender.post_message(ALICE, "again", thread_ts=ts)
