@@ -58,6 +58,11 @@ WRITERS = ("paced", "edit-per-piece")
 SIGNING_SECRET = "made-up-signing-secret-for-the-benchmark"
 SERVICE_ID = "0123456789abcdef01234567"
 THREADS_PER_CHANNEL = 10
+SLACK_EDITS_PER_MINUTE = 50
+"""Slack's Tier-3 budget for `chat.update`, per workspace (FakeSlack enforces it)."""
+SLACK_EDIT_BURST = 10
+APP_EDIT_BURST = 8
+"""The app's default SLACK_EDIT_BURST (kept below Slack's burst)."""
 POLL_SECONDS = 0.1
 """How often the fakes' records are read to notice that a reply is complete."""
 SETTLE_SECONDS = 10.0
@@ -453,8 +458,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def app_env(slack: FakeSlack, amigo: FakeAmigo, database_url: str, writer: str) -> dict[str, str]:
-    """Settings for `amigo-slack`: the fakes, the database, the writer; the rest default."""
+def app_env(
+    slack: FakeSlack, amigo: FakeAmigo, database_url: str, writer: str, replicas: int
+) -> dict[str, str]:
+    """Settings for `amigo-slack`: the fakes, the database, the writer, and each replica's
+    share of the workspace's edit budget (as the README says to set it); the rest default."""
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
     return env | {
@@ -472,6 +480,8 @@ def app_env(slack: FakeSlack, amigo: FakeAmigo, database_url: str, writer: str) 
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "SLACK_REPLY_WRITER": writer,
+        "SLACK_EDITS_PER_MINUTE": f"{SLACK_EDITS_PER_MINUTE / replicas:g}",
+        "SLACK_EDIT_BURST": str(max(1, APP_EDIT_BURST // replicas)),
         "SHUTDOWN_GRACE_SECONDS": "5",
         "LOG_LEVEL": "INFO",
     }
@@ -687,6 +697,8 @@ class RunFigures:
     log_warnings: int
     log_errors: int
     stopped_early: bool
+    app_exits: list[int]
+    """Exit codes of app processes that ended before the run did (they should not)."""
 
     @property
     def replies(self) -> int:
@@ -698,15 +710,14 @@ async def run_writer(
 ) -> RunFigures:
     print(f"\n== {writer}: {opts.threads} threads x {opts.turns} turns", flush=True)
     with FakeSlack() as slack, FakeAmigo() as amigo:
-        slack.set_rate_limit("chat.update", per_minute=50, burst=10)
+        slack.set_rate_limit(
+            "chat.update", per_minute=SLACK_EDITS_PER_MINUTE, burst=SLACK_EDIT_BURST
+        )
         for thread in scripts:
             name = f"Bench User{thread.index}"
             slack.add_user(thread.user_id, real_name=name, email=f"bench{thread.index}@example.com")
         database_url = await create_database(opts, workdir, writer)
-        env = app_env(slack, amigo, database_url, writer)
-        # Slack's chat.update budget is per workspace: each replica gets its share.
-        env["SLACK_EDITS_PER_MINUTE"] = str(50 / opts.replicas)
-        env["SLACK_EDIT_BURST"] = str(max(1, 8 // opts.replicas))
+        env = app_env(slack, amigo, database_url, writer, opts.replicas)
         apps = [AppProcess(env, workdir, f"{writer}-{n}") for n in range(opts.replicas)]
         try:
             await migrate(env, workdir)
@@ -747,6 +758,9 @@ async def run_writer(
             watching.cancel()
             observer.poll()
             after = [app.usage() for app in apps]
+            died = [
+                app.proc.returncode for app in apps if app.proc and app.proc.returncode is not None
+            ]
         finally:
             for app in apps:
                 await app.stop()
@@ -762,6 +776,7 @@ async def run_writer(
             usage=(before, after),
             log_counts=counts,
             stopped_early=bool(unfinished),
+            app_exits=died,
         )
 
 
@@ -786,6 +801,7 @@ def summarize(
     usage: tuple[list[Usage | None], list[Usage | None]],
     log_counts: list[tuple[int, int]],
     stopped_early: bool,
+    app_exits: list[int],
 ) -> RunFigures:
     sent = [r for r in records if r.sent_at is not None]
     wrong = 0
@@ -843,6 +859,7 @@ def summarize(
         log_warnings=sum(w for w, _ in log_counts),
         log_errors=sum(e for _, e in log_counts),
         stopped_early=stopped_early,
+        app_exits=app_exits,
     )
 
 
@@ -936,6 +953,11 @@ def print_report(opts: Options, runs: list[RunFigures]) -> None:
     for run in runs:
         if run.stopped_early:
             print(f"note: the {run.writer} run hit --timeout-minutes; it shows what finished.")
+        if run.app_exits:
+            print(
+                f"WARNING: in the {run.writer} run, app process(es) exited early "
+                f"(exit codes {run.app_exits}); its figures are not valid."
+            )
         if run.code != runs[0].code:
             print(f"WARNING: the app's code changed between runs ({runs[0].code} -> {run.code}).")
         if run.unmatched_updates:
