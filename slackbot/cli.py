@@ -17,7 +17,8 @@ from slackbot.logs import configure_logging
 log = logging.getLogger("slackbot")
 
 EXIT_CONFIG = 2
-MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
+MANIFEST = Path(__file__).resolve().parent / "manifest.yml"
+"""Shipped inside the package (a link to the repository's top-level `manifest.yml`)."""
 
 
 def _settings(*, require_http: bool | None = None) -> Settings:

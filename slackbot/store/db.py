@@ -11,7 +11,8 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+"""Shipped inside the package (a link to the repository's top-level `migrations/`)."""
 
 
 def create_engine(url: str) -> AsyncEngine:
