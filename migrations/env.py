@@ -8,8 +8,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from slackbot.store.db import create_engine
 from slackbot.store.models import Base
 
 config = context.config
@@ -35,7 +35,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_url())
+    engine = create_engine(_url())
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

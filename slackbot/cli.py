@@ -1,24 +1,52 @@
-"""`amigo-slack run | migrate | check | manifest --url URL`."""
+"""`amigo-slack run | migrate | check | manifest --url URL | try`.
+
+Every way start-up can fail ends in one plain sentence on stderr and exit status 2:
+a setting that is missing or malformed, a database that cannot be opened, a port
+that is taken, a token Slack refuses.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import sys
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import yaml
 
-from slackbot.config import Settings, SettingsError, load_settings
+from slackbot.config import (
+    DatabaseSettings,
+    Settings,
+    SettingsError,
+    load_database_settings,
+    load_settings,
+)
 from slackbot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from slackbot.slack.app import Runtime
 
 log = logging.getLogger("slackbot")
 
 EXIT_CONFIG = 2
 MANIFEST = Path(__file__).resolve().parent / "manifest.yml"
 """Shipped inside the package (a link to the repository's top-level `manifest.yml`)."""
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message tells the admin what to fix."""
+
+
+def _stop(message: str) -> SystemExit:
+    print(f"amigo-slack cannot start: {message}", file=sys.stderr)
+    return SystemExit(EXIT_CONFIG)
 
 
 def _settings(*, require_http: bool | None = None) -> Settings:
@@ -29,7 +57,43 @@ def _settings(*, require_http: bool | None = None) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+def _migrate(settings: DatabaseSettings) -> None:
+    """Bring the database up to date, and say which one it is."""
+    from slackbot.store.db import DatabaseUnavailable, describe, head_revision, migrate_sync
+
+    try:
+        migrate_sync(settings.database_url)
+    except DatabaseUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    log.info("database: %s, schema %s", describe(settings.database_url), head_revision())
+
+
 # -- run -----------------------------------------------------------------------
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything starts, so a taken port is a clear stop."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use by another program: "
+                "stop it, or set PORT to a free port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"not allowed to listen on port {port}: ports below 1024 need privileges; "
+                "set PORT to 1024 or above"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port} (HOST, PORT): {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 async def _serve_http(settings: Settings) -> None:
@@ -38,20 +102,39 @@ async def _serve_http(settings: Settings) -> None:
     from slackbot.slack.app import Runtime
     from slackbot.web import create_web_app
 
+    sock = _listen(settings.host, settings.port)
     runtime = Runtime(settings)
+    try:
+        await _introduce(runtime)
+    except BaseException:
+        await runtime.shutdown()
+        sock.close()
+        raise
     config = uvicorn.Config(
         create_web_app(runtime),
-        host=settings.host,
-        port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
-    log.info("HTTP mode: listening on %s:%d, POST /slack/events", settings.host, settings.port)
+    log.info(
+        "HTTP mode: listening on http://%s:%d; Slack posts to /slack/events",
+        settings.host,
+        settings.port,
+    )
     # uvicorn re-raises SIGTERM once it has shut down, through whatever handler was
     # installed before it: make that a no-op so a requested, clean stop exits 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+async def _introduce(runtime: Runtime) -> None:
+    """Ask Slack who the bot is: log the workspace, or stop if Slack refuses the token."""
+    refused = await runtime.introduce()
+    if refused is not None:
+        raise StartupError(
+            f"Slack refused SLACK_BOT_TOKEN ({refused}): copy the Bot User OAuth Token "
+            "(xoxb-...) from the app's OAuth & Permissions page"
+        )
 
 
 async def _serve_socket_mode(settings: Settings) -> None:
@@ -59,6 +142,7 @@ async def _serve_socket_mode(settings: Settings) -> None:
     from slack_sdk.errors import SlackApiError
 
     from slackbot.slack.app import Runtime
+    from slackbot.slack.web_port import TOKEN_REFUSED
 
     assert settings.slack_app_token is not None
     stop = asyncio.Event()
@@ -67,31 +151,24 @@ async def _serve_socket_mode(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings)
     handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
-    # apps.connections.open errors that no retry cures: the app-level token is wrong.
-    token_refused = {
-        "invalid_auth",
-        "not_authed",
-        "not_allowed_token_type",
-        "token_revoked",
-        "token_expired",
-    }
 
     async def connect() -> str | None:
         """Connect; the error instead when Slack refuses the app-level token."""
+        await _introduce(runtime)
         # slack_sdk's connect() retries every failure forever: ask for the first URL here,
         # so that a token Slack refuses ends the process with a clear message.
         try:
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
-            if error in token_refused:
+            if error in TOKEN_REFUSED:
                 return error
             log.warning("Socket Mode: Slack answered %s; retrying", error)
         except Exception as exc:
-            log.warning("Socket Mode: cannot reach Slack (%s); retrying", type(exc).__name__)
+            log.warning("Socket Mode: cannot reach Slack (%s); retrying", unreachable_reason(exc))
         await runtime.start()
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Socket Mode: connected")
+        log.info("Socket Mode: connected; events arrive over the app's websocket")
         return None
 
     # Connecting can take long (Slack unreachable): a signal must stop that too.
@@ -101,12 +178,10 @@ async def _serve_socket_mode(settings: Settings) -> None:
         await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         refused = connecting.result() if connecting.done() else None
         if refused is not None:
-            log.error(
-                "Slack refused SLACK_APP_TOKEN (%s): it must be the app's app-level token "
-                "(xapp-...) with the connections:write scope",
-                refused,
+            raise StartupError(
+                f"Slack refused SLACK_APP_TOKEN ({refused}): it must be the app's "
+                "app-level token (xapp-...) with the connections:write scope"
             )
-            raise SystemExit(EXIT_CONFIG)
         await stopping
         log.info("shutting down")
     finally:
@@ -119,13 +194,13 @@ async def _serve_socket_mode(settings: Settings) -> None:
 def cmd_run(_: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level, settings.secrets())
-    from slackbot.store.db import migrate_sync
-
-    migrate_sync(settings.database_url)
-    if settings.socket_mode:
-        asyncio.run(_serve_socket_mode(settings))
-    else:
-        asyncio.run(_serve_http(settings))
+    log.info("amigo-slack %s", version("amigo-slack"))
+    try:
+        _migrate(settings)
+        serve = _serve_socket_mode if settings.socket_mode else _serve_http
+        asyncio.run(serve(settings))
+    except StartupError as exc:
+        raise _stop(str(exc)) from None
     return 0
 
 
@@ -133,11 +208,16 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    settings = _settings(require_http=False)
+    try:
+        settings = load_database_settings()
+    except SettingsError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets())
-    from slackbot.store.db import migrate_sync
-
-    migrate_sync(settings.database_url)
+    try:
+        _migrate(settings)
+    except StartupError as exc:
+        raise _stop(str(exc)) from None
     print("The database is up to date.")
     return 0
 
@@ -145,22 +225,61 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 # -- check ---------------------------------------------------------------------
 
 
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a request got no answer, in a few words (for `check` and logs)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "name or service" in text:
+        return "the host name cannot be resolved"
+    if any(isinstance(e, TimeoutError) for e in chain) or "timed out" in text:
+        return "no answer in time"
+    if "ssl" in text or "certificate" in text:
+        return "the TLS handshake failed"
+    return type(chain[-1]).__name__
+
+
 async def _check(settings: Settings) -> list[tuple[bool, str]]:
     from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from slackbot.amigo.client import AmigoClient
-    from slackbot.amigo.errors import AmigoError
+    from slackbot.amigo.errors import AmigoError, AmigoTransportError
     from slackbot.slack.web_port import web_client
 
     results: list[tuple[bool, str]] = []
-    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    api = settings.slack_api_url
+    client = web_client(settings.slack_bot_token.get_secret_value(), api)
     try:
         auth = await client.auth_test()
         results.append((True, f"Slack: signed in as {auth.get('user')} in {auth.get('team')}"))
     except SlackApiError as exc:
-        results.append((False, f"Slack: auth.test failed ({exc.response.get('error')})"))
+        error = exc.response.get("error")
+        results.append((False, f"Slack: SLACK_BOT_TOKEN was refused by auth.test ({error})"))
     except Exception as exc:
-        results.append((False, f"Slack: cannot reach the Web API ({type(exc).__name__})"))
+        results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
+    if settings.slack_app_token is not None:
+        app_client = AsyncWebClient(base_url=api, timeout=30)
+        token = settings.slack_app_token.get_secret_value()
+        try:
+            await app_client.apps_connections_open(app_token=token)
+            results.append((True, "Slack: SLACK_APP_TOKEN opens Socket Mode connections"))
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            results.append(
+                (
+                    False,
+                    f"Slack: SLACK_APP_TOKEN was refused by apps.connections.open ({error}); "
+                    "it must be the app-level token (xapp-...) with connections:write",
+                )
+            )
+        except Exception as exc:
+            results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
     amigo = AmigoClient(
         settings.amigo_base_url,
         settings.amigo_organization_id,
@@ -172,6 +291,9 @@ async def _check(settings: Settings) -> list[tuple[bool, str]]:
             settings.amigo_user_id, service_ids=[settings.amigo_service_id], limit=1
         )
         results.append((True, f"Amigo: signed in as user {settings.amigo_user_id}"))
+    except AmigoTransportError as exc:
+        where = settings.amigo_base_url
+        results.append((False, f"Amigo: cannot reach {where} ({unreachable_reason(exc)})"))
     except AmigoError as exc:
         results.append((False, f"Amigo: {exc}"))
     finally:
@@ -183,7 +305,7 @@ def cmd_check(_: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging("WARNING", settings.secrets())
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    print(f"ok   Settings: complete ({mode})")
+    print(f"ok   Settings: complete, checked for {mode}")
     results = asyncio.run(_check(settings))
     for ok, line in results:
         print(f"{'ok  ' if ok else 'FAIL'} {line}")
@@ -203,22 +325,37 @@ def render_manifest(url: str | None) -> str:
         settings["interactivity"]["request_url"] = endpoint
         for command in manifest["features"].get("slash_commands", []):
             command["url"] = endpoint
-        for shortcut in manifest["features"].get("shortcuts", []):
-            shortcut.setdefault("type", "message")
     return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True)
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the app's public address, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return f"{url!r} is not a URL"
+    if parts.scheme != "https":
+        return "--url must be the app's public https:// address"
+    if not host:
+        return f"--url {url!r} has no host name; for example https://amigo-slack.example.com"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "--url must be a plain https://host[/path] address, without ?query, #part or user"
+    return None
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
     url: str | None = args.url
-    if url and not url.startswith("https://"):
-        print("--url must be the app's public https:// address", file=sys.stderr)
+    problem = public_url_problem(url) if url is not None else None
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return EXIT_CONFIG
     sys.stdout.write(render_manifest(url))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="amigo-slack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="amigo-slack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the app (Socket Mode if SLACK_APP_TOKEN is set)")
     commands.add_parser("migrate", help="apply pending database migrations")

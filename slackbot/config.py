@@ -7,7 +7,7 @@ missing or malformed, so keep it short and useful to an admin.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,16 +24,63 @@ class SettingsError(Exception):
         super().__init__("\n".join(problems))
 
     def report(self) -> str:
+        if len(self.problems) == 1:
+            return f"amigo-slack cannot start: {self.problems[0]}"
         lines = ["amigo-slack cannot start: the configuration has problems."]
         lines += [f"  - {p}" for p in self.problems]
         lines.append("Set them in the environment or in a .env file (see the README).")
         return "\n".join(lines)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_ENV = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+)
+
+
+class DatabaseSettings(BaseSettings):
+    """What `amigo-slack migrate` needs: the database, and how much to log."""
+
+    model_config = _ENV
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./amigo-slack.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or "
+        "postgresql+asyncpg://user:password@host/db",
     )
+    log_level: str = Field(default="INFO", description="how much to log")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must use an async driver: sqlite+aiosqlite:///file.db or "
+                "postgresql+asyncpg://user:password@host/db"
+            )
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {v!r}")
+        return level
+
+    def secrets(self) -> list[str]:
+        """The secret values, for tests and log scrubbing (a database password among them)."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(self.database_url).password
+        except Exception:
+            return []
+        return [str(password)] if password else []
+
+
+class Settings(DatabaseSettings):
+    """Everything `amigo-slack run` needs."""
 
     # Slack
     slack_bot_token: SecretStr = Field(
@@ -92,12 +139,8 @@ class Settings(BaseSettings):
     )
 
     # Runtime
-    database_url: str = Field(
-        default="sqlite+aiosqlite:///./amigo-slack.db", description="SQLAlchemy async URL"
-    )
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port")
     host: str = Field(default="0.0.0.0", description="HTTP bind address")  # noqa: S104
-    log_level: str = Field(default="INFO", description="logging level")
     slack_edit_interval_seconds: float = Field(
         default=1.0, ge=0.05, description="least time between two edits of one reply"
     )
@@ -159,16 +202,6 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return v.rstrip("/")
 
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, v: str) -> str:
-        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must use an async driver: sqlite+aiosqlite:///file.db or "
-                "postgresql+asyncpg://user:password@host/db"
-            )
-        return v
-
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
@@ -181,7 +214,10 @@ class Settings(BaseSettings):
         """The secret values, for tests and log scrubbing."""
         values = [self.slack_bot_token, self.amigo_api_key, self.amigo_api_key_id]
         values += [v for v in (self.slack_signing_secret, self.slack_app_token) if v]
-        return [v.get_secret_value() for v in values]
+        return [v.get_secret_value() for v in values] + super().secrets()
+
+
+S = TypeVar("S", bound=DatabaseSettings)
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:
@@ -196,17 +232,12 @@ class _ModeSettings(BaseSettings):
     slack_signing_secret: str | None = None
 
 
-def load_settings(*, require_http: bool | None = None, **overrides: object) -> Settings:
-    """Load settings or raise :class:`SettingsError` naming every problem.
-
-    ``require_http`` adds the HTTP-mode rule (a signing secret is needed when no
-    app token selects Socket Mode); ``None`` applies it when no app token is set.
-    """
-    problems: list[str] = []
+def _build(cls: type[S], overrides: dict[str, object], problems: list[str]) -> S | None:
+    """``cls`` from the environment and ``overrides``; None after adding its problems."""
     try:
-        Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        fields = Settings.model_fields
+        fields = cls.model_fields
         for err in exc.errors():
             name = _env_name(err["loc"])
             field = fields.get(str(err["loc"][0]).lower()) if err["loc"] else None
@@ -216,6 +247,26 @@ def load_settings(*, require_http: bool | None = None, **overrides: object) -> S
             else:
                 msg = err["msg"].removeprefix("Value error, ")
                 problems.append(f"{name} is invalid: {msg}{meaning}")
+        return None
+
+
+def load_database_settings(**overrides: object) -> DatabaseSettings:
+    """Just what `migrate` needs, or :class:`SettingsError` naming every problem."""
+    problems: list[str] = []
+    settings = _build(DatabaseSettings, overrides, problems)
+    if settings is None:
+        raise SettingsError(problems)
+    return settings
+
+
+def load_settings(*, require_http: bool | None = None, **overrides: object) -> Settings:
+    """Load settings or raise :class:`SettingsError` naming every problem.
+
+    ``require_http`` adds the HTTP-mode rule (a signing secret is needed when no
+    app token selects Socket Mode); ``None`` applies it when no app token is set.
+    """
+    problems: list[str] = []
+    settings = _build(Settings, overrides, problems)
     mode = _ModeSettings(**overrides)  # type: ignore[arg-type]
     http = (not mode.slack_app_token) if require_http is None else require_http
     if http and not mode.slack_signing_secret:
@@ -223,6 +274,6 @@ def load_settings(*, require_http: bool | None = None, **overrides: object) -> S
             "SLACK_SIGNING_SECRET is missing (needed in HTTP mode, when SLACK_APP_TOKEN "
             "is not set: it verifies that requests come from Slack)"
         )
-    if problems:
+    if problems or settings is None:
         raise SettingsError(problems)
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return settings

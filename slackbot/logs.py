@@ -39,5 +39,9 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO; keep it quieter.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries' plumbing stays out of an admin's INFO log: httpx logs every request,
+    # Alembic its migration context, uvicorn its start-up steps (the app logs its own
+    # facts instead). Their warnings and errors still show.
+    plumbing = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in ("httpx", "alembic", "uvicorn.error", "slack_sdk.socket_mode"):
+        logging.getLogger(name).setLevel(plumbing)

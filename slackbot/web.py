@@ -25,7 +25,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
         return await handler.handle(request)
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True, "running_tasks": len(runtime.tasks)})
+        return JSONResponse({"ok": True})
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -54,7 +54,7 @@ def env_for(
     url = f"sqlite+aiosqlite:///{database}" if isinstance(database, Path) else database
     values = {k.upper(): str(v) for k, v in settings_overrides(slack, amigo, url).items()}
     values.pop("SLACK_APP_TOKEN")
-    return clean_env(**values, **extra)
+    return clean_env(**(values | extra))
 
 
 @pytest.fixture
@@ -134,6 +134,112 @@ def test_check_reports_what_works_and_what_does_not(
     assert bad.returncode == 1
     assert "FAIL Amigo" in bad.stdout
     assert "wrong-key-value" not in bad.stdout + bad.stderr
+
+
+def assert_clear_stop(result: subprocess.CompletedProcess[str], *names: str) -> str:
+    """Exit status 2, no traceback, and one line that says why, naming ``names``."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    stops = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(stops) == 1, output
+    for name in names:
+        assert name in stops[0], stops[0]
+    return stops[0]
+
+
+def test_a_database_directory_that_does_not_exist_is_named(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    for command in ("run", "migrate"):
+        result = run_cli(command, cwd=tmp_path, env=env_for(*fakes, missing / "app.db"))
+        assert_clear_stop(result, str(missing), "does not exist")
+
+
+def test_an_unreachable_postgresql_is_named_by_host_and_port(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql+asyncpg://amigo:pw-not-shown@127.0.0.1:{port}/amigo"
+    for command in ("run", "migrate"):
+        result = run_cli(command, cwd=tmp_path, env=env_for(*fakes, url))
+        line = assert_clear_stop(result, f"127.0.0.1:{port}", "connection refused")
+        assert "pw-not-shown" not in result.stdout + result.stderr, line
+
+
+def test_an_unknown_log_level_is_named(tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]) -> None:
+    env = env_for(*fakes, tmp_path / "x.db", LOG_LEVEL="verbose")
+    assert_clear_stop(run_cli("run", cwd=tmp_path, env=env), "LOG_LEVEL", "verbose")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_port_in_use_stops_before_anything_listens(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = env_for(*fakes, tmp_path / "x.db", PORT=str(port), HOST="127.0.0.1")
+        result = run_cli("run", cwd=tmp_path, env=env)
+    assert_clear_stop(result, f"port {port}", "in use")
+    assert "listening" not in result.stderr
+
+
+def test_a_bot_token_slack_refuses_stops_run(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    env = env_for(*fakes, tmp_path / "x.db", SLACK_BOT_TOKEN="xoxb-not-this-one")
+    result = run_cli("run", cwd=tmp_path, env=env)
+    assert_clear_stop(result, "SLACK_BOT_TOKEN", "invalid_auth")
+
+
+def test_migrate_needs_only_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "only.db"
+    env = clean_env(DATABASE_URL=f"sqlite+aiosqlite:///{db}")
+    result = run_cli("migrate", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    assert "alembic" not in result.stderr  # Alembic's plumbing stays out of the log
+
+
+def test_check_tries_the_app_level_token_and_says_which_mode(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    slack, amigo = fakes
+    env = env_for(slack, amigo, tmp_path / "x.db", SLACK_APP_TOKEN=slack.app_token)
+    good = run_cli("check", cwd=tmp_path, env=env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "checked for Socket Mode" in good.stdout
+    assert "ok   Slack: SLACK_APP_TOKEN" in good.stdout
+
+    bad = run_cli("check", cwd=tmp_path, env=env | {"SLACK_APP_TOKEN": "xapp-not-this-one"})
+    assert bad.returncode == 1
+    failures = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1 and "SLACK_APP_TOKEN" in failures[0], bad.stdout
+    assert "xapp-not-this-one" not in bad.stdout + bad.stderr
+
+
+def test_check_names_the_address_it_could_not_reach(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo]
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = env_for(*fakes, tmp_path / "x.db")
+    env |= {"SLACK_API_URL": f"{nowhere}/api/", "AMIGO_BASE_URL": nowhere}
+    result = run_cli("check", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "checked for HTTP mode" in result.stdout
+    assert f"FAIL Slack: cannot reach {nowhere}/api/ (connection refused)" in result.stdout
+    assert f"FAIL Amigo: cannot reach {nowhere} (connection refused)" in result.stdout
+
+
+@pytest.mark.parametrize("url", ["https://", "http://bot.example.com", "https://x.test/?a=b"])
+def test_manifest_refuses_an_address_slack_cannot_call(tmp_path: Path, url: str) -> None:
+    result = run_cli("manifest", "--url", url, cwd=tmp_path, env=clean_env())
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--url" in result.stderr and "Traceback" not in result.stderr
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ import socket
 import uuid
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
@@ -25,7 +26,7 @@ from slackbot.slack.commands import register_commands
 from slackbot.slack.events import register_events
 from slackbot.slack.hooks import SlackReplyHooks
 from slackbot.slack.retry import register_retry, retry_blocks
-from slackbot.slack.web_port import WebApiPort, web_client
+from slackbot.slack.web_port import TOKEN_REFUSED, WebApiPort, web_client
 from slackbot.store.db import create_engine
 from slackbot.store.repo import Store
 
@@ -140,6 +141,39 @@ class Runtime:
             min_interval=self.settings.slack_edit_interval_seconds,
             pacer=self.edit_budget,
         )
+
+    async def introduce(self) -> str | None:
+        """Ask Slack who the bot is and log where it runs; Slack's error when it
+        refuses the bot token (a network failure is logged, not fatal)."""
+        try:
+            auth = await self.bolt.client.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in TOKEN_REFUSED:
+                return error
+            log.warning("Slack: auth.test answered %s; going on", error)
+        except Exception as exc:
+            log.warning(
+                "Slack: cannot reach %s yet (%s); going on",
+                self.settings.slack_api_url,
+                type(exc).__name__,
+            )
+        else:
+            log.info(
+                "Slack: workspace %s (%s), bot user @%s",
+                auth.get("team"),
+                auth.get("team_id"),
+                auth.get("user"),
+            )
+        s = self.settings
+        log.info(
+            "Amigo: organization %s at %s, service %s, version set %s",
+            s.amigo_organization_id,
+            s.amigo_base_url,
+            s.amigo_service_id,
+            s.amigo_version_set,
+        )
+        return None
 
     async def start(self) -> None:
         """Pick up after the last stop (interrupted replies marked, queued turns run),

@@ -136,7 +136,7 @@ HELP = (
     "• `/amigo suggest`: suggested replies, as buttons in the thread\n"
     "• `/amigo help`: this help\n"
     "Inside a thread, use the ⋯ menu on my latest reply, or the message shortcuts "
-    "*Finish Amigo conversation* and *Suggest replies*."
+    "*Finish conversation* and *Suggest replies*."
 )
 
 

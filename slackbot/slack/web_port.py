@@ -25,6 +25,18 @@ from slackbot.relay.ports import Blocks, Profile
 
 log = logging.getLogger("slackbot.slack")
 
+TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+    }
+)
+"""Slack errors that no retry cures: the token itself is wrong."""
+
 
 class SharedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
     """slack_sdk's 429 handler, which also tells the app that a method was limited.
