@@ -354,6 +354,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- try ------------------------------------------------------------------------
+
+
+def cmd_try(args: argparse.Namespace) -> int:
+    # The one command that runs the sandbox: a terminal in place of Slack, and a fake
+    # Amigo unless AMIGO_* settings are given. `run` never imports the sandbox.
+    from slackbot.sandbox.trial import main as trial
+
+    return trial(database_url=args.database_url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amigo-slack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -362,8 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="check the settings, Slack and Amigo")
     manifest = commands.add_parser("manifest", help="print manifest.yml")
     manifest.add_argument("--url", help="public https URL of the app, for HTTP mode")
+    trial = commands.add_parser(
+        "try", help="chat with the app in this terminal: no Slack (or Amigo) account needed"
+    )
+    trial.add_argument(
+        "--database-url", help="keep the conversations in this database (default: a temporary one)"
+    )
     args = parser.parse_args(argv)
-    handlers = {"run": cmd_run, "migrate": cmd_migrate, "check": cmd_check}
+    handlers = {"run": cmd_run, "migrate": cmd_migrate, "check": cmd_check, "try": cmd_try}
     handler = handlers.get(args.command, cmd_manifest)
     return handler(args)
 

@@ -1,0 +1,63 @@
+"""`amigo-slack try`: a scripted terminal session against the sandbox, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.test_cli import CLI, clean_env
+
+SCRIPT = """\
+hello there
+/amigo tag a:b
+/amigo suggest
+2
+/amigo finish
+"""
+
+
+def run_try(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "try"],
+        input=script,
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_scripted_session_streams_replies_and_runs_commands(tmp_path: Path) -> None:
+    result = run_try(tmp_path, SCRIPT)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = out.splitlines()
+
+    # The reply streams in: the placeholder, then growing edits, ending with the whole answer.
+    first = lines.index("you: hello there")
+    reply = [line for line in lines[first + 1 : lines.index("you: /amigo tag a:b")]]
+    assert reply[0] == "amigo: Thinking…", reply
+    edits = [line.removeprefix("amigo (edited): ") for line in reply[1:]]
+    assert len(edits) >= 2 and edits[-1] == "Echo: hello there", reply
+    assert all("Echo: hello there".startswith(edit) for edit in edits), edits
+
+    assert "(only you) 🏷 Set `a`: b." in lines
+    buttons = next(line for line in lines if line.strip().startswith("[1]"))
+    assert "[2] Thanks!" in buttons
+    assert any(line.endswith("chose: Thanks!") for line in lines)
+    assert "amigo (edited): Echo: Thanks!" in lines  # the chosen reply went to the agent
+    finished = [line for line in lines if "finished this conversation" in line]
+    assert len(finished) == 1
+    assert any(line.startswith("(only you) 🏁 Finished the conversation") for line in lines)
+
+
+def test_unknown_input_is_explained_and_the_session_goes_on(tmp_path: Path) -> None:
+    result = run_try(tmp_path, "/nonsense\n/amigo frobnicate\n7\nhi\n/quit\nnot read\n")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "Unknown command /nonsense; type /help." in out
+    assert "I don't know `/amigo frobnicate`" in out
+    assert "amigo (edited): Echo: 7" in out  # no buttons yet: a number is just a message
+    assert "Echo: not read" not in out
