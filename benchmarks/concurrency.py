@@ -458,13 +458,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def app_env(
-    slack: FakeSlack, amigo: FakeAmigo, database_url: str, writer: str, replicas: int
-) -> dict[str, str]:
-    """Settings for `amigo-slack`: the fakes, the database, the writer, and each replica's
+def app_env(slack: FakeSlack, amigo: FakeAmigo, database_url: str, replicas: int) -> dict[str, str]:
+    """Settings for `amigo-slack`: the fakes, the database, and each replica's
     share of the workspace's edit budget (as the README says to set it); the rest default."""
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
+    # The naive writer's app is `python -m benchmarks.naive_writer`, run from a work dir.
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     return env | {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -479,7 +479,6 @@ def app_env(
         "AMIGO_RETRY_MAX_WAIT_SECONDS": "5",
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
-        "SLACK_REPLY_WRITER": writer,
         "SLACK_EDITS_PER_MINUTE": f"{SLACK_EDITS_PER_MINUTE / replicas:g}",
         "SLACK_EDIT_BURST": str(max(1, APP_EDIT_BURST // replicas)),
         "SHUTDOWN_GRACE_SECONDS": "5",
@@ -508,10 +507,19 @@ def read_usage(pid: int) -> Usage | None:
     return Usage(cpu, peak)
 
 
-class AppProcess:
-    """One `amigo-slack run` child process in HTTP mode; its output goes to a log file."""
+def app_command(writer: str) -> list[str]:
+    """How to start the app with this writer: `amigo-slack run`, or the naive writer's
+    copy of it (benchmarks/naive_writer.py; it is not part of the app)."""
+    if writer == "edit-per-piece":
+        return [sys.executable, "-m", "benchmarks.naive_writer", "run"]
+    return [str(CLI), "run"]
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+
+class AppProcess:
+    """One app child process in HTTP mode; its output goes to a log file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, command: list[str]) -> None:
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env | {"PORT": str(self.port)}
@@ -522,7 +530,7 @@ class AppProcess:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            str(CLI), "run", cwd=self.workdir, env=self.env, stdout=self._log, stderr=self._log
+            *self.command, cwd=self.workdir, env=self.env, stdout=self._log, stderr=self._log
         )
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(timeout=1) as client:
@@ -717,8 +725,11 @@ async def run_writer(
             name = f"Bench User{thread.index}"
             slack.add_user(thread.user_id, real_name=name, email=f"bench{thread.index}@example.com")
         database_url = await create_database(opts, workdir, writer)
-        env = app_env(slack, amigo, database_url, writer, opts.replicas)
-        apps = [AppProcess(env, workdir, f"{writer}-{n}") for n in range(opts.replicas)]
+        env = app_env(slack, amigo, database_url, opts.replicas)
+        apps = [
+            AppProcess(env, workdir, f"{writer}-{n}", app_command(writer))
+            for n in range(opts.replicas)
+        ]
         try:
             await migrate(env, workdir)
             code = code_fingerprint()

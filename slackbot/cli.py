@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,10 @@ from slackbot.config import (
 from slackbot.logs import configure_logging
 
 if TYPE_CHECKING:
-    from slackbot.slack.app import Runtime
+    from slackbot.runtime import Runtime
+
+Build = Callable[[Settings], "Runtime"]
+"""Builds the app from its settings."""
 
 log = logging.getLogger("slackbot")
 
@@ -96,14 +100,13 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve_http(settings: Settings) -> None:
+async def _serve_http(settings: Settings, build: Build) -> None:
     import uvicorn
 
-    from slackbot.slack.app import Runtime
     from slackbot.web import create_web_app
 
     sock = _listen(settings.host, settings.port)
-    runtime = Runtime(settings)
+    runtime = build(settings)
     try:
         await _introduce(runtime)
     except BaseException:
@@ -137,68 +140,48 @@ async def _introduce(runtime: Runtime) -> None:
         )
 
 
-async def _serve_socket_mode(settings: Settings) -> None:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-    from slack_sdk.errors import SlackApiError
-
-    from slackbot.slack.app import Runtime
-    from slackbot.slack.web_port import TOKEN_REFUSED
+async def _serve_socket_mode(settings: Settings, build: Build) -> None:
+    from slackbot.slack import socket_mode
 
     assert settings.slack_app_token is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(settings)
-    handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+    runtime = build(settings)
 
-    async def connect() -> str | None:
-        """Connect; the error instead when Slack refuses the app-level token."""
+    async def start() -> None:
         await _introduce(runtime)
-        # slack_sdk's connect() retries every failure forever: ask for the first URL here,
-        # so that a token Slack refuses ends the process with a clear message.
-        try:
-            handler.client.wss_uri = await handler.client.issue_new_wss_url()
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            if error in TOKEN_REFUSED:
-                return error
-            log.warning("Socket Mode: Slack answered %s; retrying", error)
-        except Exception as exc:
-            log.warning("Socket Mode: cannot reach Slack (%s); retrying", unreachable_reason(exc))
         await runtime.start()
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Socket Mode: connected; events arrive over the app's websocket")
-        return None
 
-    # Connecting can take long (Slack unreachable): a signal must stop that too.
-    connecting = asyncio.ensure_future(connect())
-    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        refused = connecting.result() if connecting.done() else None
-        if refused is not None:
-            raise StartupError(
-                f"Slack refused SLACK_APP_TOKEN ({refused}): it must be the app's "
-                "app-level token (xapp-...) with the connections:write scope"
-            )
-        await stopping
-        log.info("shutting down")
+        refused = await socket_mode.serve(
+            runtime.slack.bolt, settings.slack_app_token.get_secret_value(), start, stop
+        )
     finally:
-        connecting.cancel()
-        stopping.cancel()
-        await handler.close_async()  # type: ignore[no-untyped-call]
         await runtime.shutdown()
+    if refused is not None:
+        raise StartupError(
+            f"Slack refused SLACK_APP_TOKEN ({refused}): it must be the app's "
+            "app-level token (xapp-...) with the connections:write scope"
+        )
 
 
 def cmd_run(_: argparse.Namespace) -> int:
+    from slackbot.runtime import Runtime
+
+    return run(Runtime)
+
+
+def run(build: Build) -> int:
+    """`amigo-slack run`, with the app built by ``build`` (the benchmark passes its own)."""
     settings = _settings()
     configure_logging(settings.log_level, settings.secrets())
     log.info("amigo-slack %s", version("amigo-slack"))
     try:
         _migrate(settings)
         serve = _serve_socket_mode if settings.socket_mode else _serve_http
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, build))
     except StartupError as exc:
         raise _stop(str(exc)) from None
     return 0

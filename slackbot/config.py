@@ -7,13 +7,12 @@ missing or malformed, so keep it short and useful to an admin.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ActivePolicy = Literal["finish-previous", "refuse"]
-SuggestionsMode = Literal["off", "on-request", "after-each-reply"]
+from slackbot.relay.options import ActivePolicy, SuggestionsMode
 
 
 class SettingsError(Exception):
@@ -156,11 +155,6 @@ class Settings(DatabaseSettings):
     amigo_coalesce_replies: bool = Field(
         default=True,
         description="send replies that arrive while the agent answers as one message",
-    )
-    slack_reply_writer: Literal["paced", "edit-per-piece"] = Field(
-        default="paced",
-        description="how replies stream: paced (the default) or edit-per-piece "
-        "(naive, for benchmarks only)",
     )
     thread_lease_seconds: float = Field(
         default=15.0,

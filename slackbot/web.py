@@ -1,7 +1,7 @@
 """HTTP mode: a Starlette app with Slack's endpoint and a health check.
 
-Events, slash commands and interactivity all POST to ``/slack/events``; Bolt
-verifies the signature and timestamp of every request before anything runs.
+Events, slash commands and interactivity all POST to ``/slack/events``, where the
+Slack layer verifies the signature and timestamp of every request before anything runs.
 """
 
 from __future__ import annotations
@@ -9,21 +9,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slackbot.slack.app import Runtime
+from slackbot.runtime import Runtime
 
 
 def create_web_app(runtime: Runtime) -> Starlette:
-    handler = AsyncSlackRequestHandler(runtime.bolt)
-
-    async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
-
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -35,7 +29,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/slack/events", runtime.slack.handle, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from slackbot.slack import messages
+from slackbot.ui import messages
+from slackbot.ui.escape import unescape
 
 MAX_TAGS = 20
 MAX_TAG_VALUE = 100
 _TAG_TEXT = re.compile(r"[\w\s]+")
 _QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
-_ESCAPE = re.compile(r"&(amp|lt|gt);")
-_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 _ARCHIVE_PATH = re.compile(r"/archives/([A-Z0-9]+)/p(\d{7,})/?$")
 _TS = re.compile(r"\d+\.\d+")
 
@@ -118,10 +117,6 @@ class _Tokens:
     links: list[_Link] = field(default_factory=list)
 
 
-def _unescape(text: str) -> str:
-    return _ESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], text)
-
-
 def _looks_like_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
@@ -137,9 +132,9 @@ def _tokenize(text: str) -> _Tokens | CommandError:
         if text[i] == "<" and (end := text.find(">", i)) != -1:
             inner = text[i + 1 : end].split("|", 1)[0]
             if _looks_like_url(inner):
-                out.links.append(_Link(_unescape(inner)))
+                out.links.append(_Link(unescape(inner)))
             else:
-                markup = _unescape(text[i : end + 1])
+                markup = unescape(text[i : end + 1])
                 out.words.append(_Word(text=markup, key=markup))
             i = end + 1
             continue
@@ -147,7 +142,7 @@ def _tokenize(text: str) -> _Tokens | CommandError:
             end = i
             while end < n and not text[end].isspace():
                 end += 1
-            out.links.append(_Link(_unescape(text[i:end])))
+            out.links.append(_Link(unescape(text[i:end])))
             i = end
             continue
         start = i
@@ -171,8 +166,8 @@ def _tokenize(text: str) -> _Tokens | CommandError:
             i += 1
         if closing is not None:
             return CommandError(messages.unclosed_quote(text[start:i]))
-        word.text, word.key = _unescape(word.text), _unescape(word.key)
-        word.value = _unescape(word.value) if word.value is not None else None
+        word.text, word.key = unescape(word.text), unescape(word.key)
+        word.value = unescape(word.value) if word.value is not None else None
         out.words.append(word)
     return out
 
@@ -264,6 +259,10 @@ _SIMPLE: dict[str, type[Finish | ShowTags | Suggest | Status]] = {
     "suggest": Suggest,
     "status": Status,
 }
+
+
+def help_text(command: Help) -> str:
+    return messages.unknown_command(command.unknown) if command.unknown else messages.HELP
 
 
 def parse_command(text: str) -> Command | CommandError:

@@ -11,13 +11,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from slackbot.amigo.client import AmigoClient
 from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
-from slackbot.config import ActivePolicy
-from slackbot.relay.ports import Profile, SlackPort
-from slackbot.slack import messages
-from slackbot.store.models import Conversation
-from slackbot.store.repo import Store, ThreadKey, thread_of
+from slackbot.relay.options import ActivePolicy
+from slackbot.relay.ports import AmigoPort, Profile, SlackPort
+from slackbot.store.repo import Conversation, Store, ThreadKey
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.conversations")
 
@@ -42,27 +40,31 @@ class Identities:
     """Slack user -> Amigo user, created through the user API on first contact."""
 
     def __init__(
-        self, store: Store, amigo: AmigoClient, slack: SlackPort, config: IdentityConfig
+        self, store: Store, amigo: AmigoPort, slack: SlackPort, config: IdentityConfig
     ) -> None:
         self._store = store
         self._amigo = amigo
         self._slack = slack
         self._config = config
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._provisioning: dict[tuple[str, str], asyncio.Task[str]] = {}
+        """Users being created right now: a second request for one waits for the first."""
 
     async def amigo_user_for(self, team_id: str, slack_user_id: str) -> str:
         known = await self._store.amigo_user(team_id, slack_user_id)
         if known is not None:
-            return known.amigo_user_id
-        lock = self._locks.setdefault((team_id, slack_user_id), asyncio.Lock())
-        async with lock:
-            known = await self._store.amigo_user(team_id, slack_user_id)
-            if known is not None:
-                return known.amigo_user_id
-            user_id, email = await self._provision(team_id, slack_user_id)
-            await self._store.save_amigo_user(team_id, slack_user_id, user_id, email)
-            self._locks.pop((team_id, slack_user_id), None)
-            return user_id
+            return known
+        key = (team_id, slack_user_id)
+        task = self._provisioning.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._create(team_id, slack_user_id))
+            self._provisioning[key] = task
+            task.add_done_callback(lambda _: self._provisioning.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _create(self, team_id: str, slack_user_id: str) -> str:
+        user_id, email = await self._provision(team_id, slack_user_id)
+        await self._store.save_amigo_user(team_id, slack_user_id, user_id, email)
+        return user_id
 
     async def _provision(self, team_id: str, slack_user_id: str) -> tuple[str, str]:
         profile = await self._slack.profile(slack_user_id)
@@ -96,7 +98,7 @@ class Conversations:
     """Finishing conversations and the policy for a user's other open ones."""
 
     def __init__(
-        self, store: Store, amigo: AmigoClient, slack: SlackPort, policy: ActivePolicy
+        self, store: Store, amigo: AmigoPort, slack: SlackPort, policy: ActivePolicy
     ) -> None:
         self._store = store
         self._amigo = amigo
@@ -163,8 +165,8 @@ class Conversations:
         if not others:
             return None
         if self.policy == "refuse":
-            return await self.thread_link(thread_of(others[0]))
-        new_link = await self.thread_link(thread_of(conversation))
+            return await self.thread_link(others[0].thread)
+        new_link = await self.thread_link(conversation.thread)
         for other in others:
             try:
                 await self.finish(
@@ -176,3 +178,15 @@ class Conversations:
                 log.exception("could not finish conversation %s for a new thread", other.id)
                 raise
         return None
+
+    async def abandon(self, conversation: Conversation) -> None:
+        """A conversation Amigo never created: its waiting turns cannot be sent, and
+        their authors are told so."""
+        fresh = await self._store.conversation(conversation.id)
+        if fresh is None or fresh.amigo_conversation_id is not None:
+            return
+        await self._store.fail_conversation(conversation.id, "start failed")
+        for waiting in await self._store.fail_queued_turns(conversation.id, "start failed"):
+            await self._slack.post_ephemeral(
+                waiting.channel_id, waiting.user_id, messages.REPLY_FAILED_START, waiting.thread_ts
+            )

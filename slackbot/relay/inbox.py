@@ -1,8 +1,9 @@
-"""Where a user's Slack message enters the relay, and what becomes of it.
+"""Where a person's Slack message enters the relay, and what becomes of it.
 
-The message is claimed in the database (by team, channel and ts) before
-anything is sent to Amigo: a redelivered event, or the `app_mention` and
-`message` pair Slack sends for one post, finds the claim taken and stops.
+The message is claimed in the database (by team, channel and ts) before anything is
+sent to Amigo: a redelivered event, or the `app_mention` and `message` pair Slack sends
+for one post, finds the claim taken and stops. One thread's messages are claimed one
+at a time, in the order they arrived.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Protocol
 
 from slackbot.relay.ports import SlackPort
-from slackbot.relay.turns import TurnRunner
-from slackbot.slack import messages
-from slackbot.store.models import OPEN_CONVERSATION_STATES, Conversation, ConversationState
-from slackbot.store.repo import Store, ThreadKey
+from slackbot.store.models import ConversationState
+from slackbot.store.repo import Conversation, Store, ThreadKey
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.inbox")
 
@@ -61,45 +61,81 @@ class Routed(StrEnum):
     NOT_OWNER = "not-owner"
     THREAD_FINISHED = "thread-finished"
     IGNORED = "ignored"
-    HELD = "held"  # waiting for its thread's conversation: call Inbox.settle
+    HELD = "held"  # waiting for its thread's conversation to start
+
+
+class Kicker(Protocol):
+    def kick(self, thread: ThreadKey) -> None:
+        """Make sure somebody runs the thread's queued turns."""
+        ...
+
+
+@dataclass
+class _Turnstile:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class Inbox:
-    def __init__(self, store: Store, slack: SlackPort, runner: TurnRunner) -> None:
+    def __init__(self, store: Store, slack: SlackPort, workers: Kicker) -> None:
         self._store = store
         self._slack = slack
-        self._runner = runner
-        self._order: dict[ThreadKey, list[Any]] = {}
-        self._held: dict[tuple[ThreadKey, str], int] = {}
+        self._workers = workers
+        self._order: dict[ThreadKey, _Turnstile] = {}
 
     @asynccontextmanager
-    async def in_order(self, thread: ThreadKey) -> AsyncIterator[None]:
-        """Handle one thread's messages one at a time, in the order they arrived.
-
-        Enter this before the first ``await`` of a message's handling: asyncio's
-        lock serves waiters first come, first served, so claims keep Slack's order.
-        """
-        entry = self._order.setdefault(thread, [asyncio.Lock(), 0])
-        entry[1] += 1
+    async def _in_order(self, thread: ThreadKey) -> AsyncIterator[None]:
+        """One thread's messages one at a time, in arrival order (asyncio's lock serves
+        waiters first come, first served). Entries go when nobody waits."""
+        turnstile = self._order.setdefault(thread, _Turnstile())
+        turnstile.users += 1
         try:
-            async with entry[0]:
+            async with turnstile.lock:
                 yield
         finally:
-            entry[1] -= 1
-            if not entry[1]:
+            turnstile.users -= 1
+            if not turnstile.users:
                 del self._order[thread]
 
-    async def receive(self, message: IncomingMessage) -> Routed:
-        """Route a message. Claims dedupe by (team, channel, ts), so a redelivered
-        event (even with a new event id) or the mention pair does nothing twice."""
+    async def accept(
+        self, thread: ThreadKey, prepare: Callable[[], Awaitable[IncomingMessage]]
+    ) -> Routed:
+        """Claim a message of ``thread`` in its place in the thread's order.
+
+        ``prepare`` builds the message (turning Slack markup into text may look users
+        up) once the message's turn in the thread has come; call this before the first
+        ``await`` of a message's handling, so that arrival order is kept.
+        """
+        async with self._in_order(thread):
+            message = await prepare()
+            routed = await self._receive(message)
+        if routed == Routed.HELD:
+            # Outside the thread's turnstile, so the mention it waits for can be claimed.
+            routed = await self._settle(message)
+        log.debug("event %s: %s", message.event_id, routed)
+        return routed
+
+    async def _receive(self, message: IncomingMessage) -> Routed:
+        """Claims dedupe by (team, channel, ts), so a redelivered event (even with a new
+        event id) or the mention pair does nothing twice."""
         thread = message.thread
+        if not message.top_level:
+            # The usual case, a reply by its conversation's owner, is one statement.
+            owned = await self._store.claim_owned_reply(
+                thread, ts=message.ts, user_id=message.user_id, text=message.text
+            )
+            if owned is None:
+                return Routed.DUPLICATE
+            if owned:
+                self._workers.kick(thread)
+                return Routed.QUEUED
         conversation = await self._store.open_conversation(thread)
         if conversation is None and self._starts_conversation(message):
             claimed = await self._store.claim_start(
                 thread, ts=message.ts, user_id=message.user_id, text=message.text
             )
             if claimed is not None:
-                self._runner.kick(thread)
+                self._workers.kick(thread)
                 return Routed.STARTED
             # Lost a race: the message was claimed, or the thread was just opened.
             conversation = await self._store.open_conversation(thread)
@@ -114,7 +150,7 @@ class Inbox:
         )
         if turn is None:
             return Routed.DUPLICATE
-        self._runner.kick(thread)
+        self._workers.kick(thread)
         return Routed.QUEUED
 
     async def _not_owner(self, message: IncomingMessage, conversation: Conversation) -> Routed:
@@ -136,36 +172,34 @@ class Inbox:
 
     async def _hold(self, message: IncomingMessage) -> Routed:
         """A reply may overtake the mention that starts its thread's conversation
-        (a quick typist, or the two events going to different replicas). Hold
-        it in its place in the thread's order; :meth:`settle` decides its fate."""
+        (a quick typist, or the two events going to different replicas). Hold it in
+        its place in the thread's order until the conversation's fate is known."""
         held = await self._store.claim_pending(
             message.thread, ts=message.ts, user_id=message.user_id, text=message.text
         )
-        if held is None:
-            return Routed.DUPLICATE
-        self._held[(message.thread, message.ts)] = held.id
-        return Routed.HELD
+        return Routed.DUPLICATE if held is None else Routed.HELD
 
-    async def settle(self, message: IncomingMessage) -> Routed:
+    async def _settle(self, message: IncomingMessage) -> Routed:
         """Look again for a few seconds for the held reply's conversation; queue the
-        reply if it is its owner's, drop it otherwise. Call outside :meth:`in_order`,
-        so that the mention it waits for can be handled meanwhile."""
+        reply if it is its owner's, drop it otherwise."""
         thread = message.thread
-        held_id = self._held.pop((thread, message.ts))
         conversation: Conversation | None = None
         for delay in (0.0, *START_RECHECKS):
             await asyncio.sleep(delay)
             latest = await self._store.latest_conversation(thread)
             if latest is not None:
-                conversation = latest if latest.state in OPEN_CONVERSATION_STATES else None
+                conversation = latest if latest.is_open else None
                 break
+        held = await self._store.held_turn(thread, message.ts)
+        if held is None:
+            return Routed.DUPLICATE
         if conversation is not None and conversation.owner_user_id == message.user_id:
-            await self._store.attach_turn(held_id, conversation.id)
-            self._runner.kick(thread)
+            await self._store.attach_turn(held.id, conversation.id)
+            self._workers.kick(thread)
             return Routed.QUEUED
-        await self._store.drop_turn(held_id)
+        await self._store.drop_turn(held.id)
         if conversation is not None:
-            self._runner.kick(thread)  # turns behind the held one may go now
+            self._workers.kick(thread)  # turns behind the held one may go now
             return await self._not_owner(message, conversation)
         return await self._outside_conversation(message)
 

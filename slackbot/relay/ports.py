@@ -1,15 +1,21 @@
-"""What the relay needs from Slack, as a protocol.
+"""What the relay needs from Slack and from Amigo, as protocols.
 
-The relay speaks to Slack only through :class:`SlackPort`; `slackbot.slack.web_port`
-implements it with slack_sdk's Web API client, and tests may pass anything that fits.
+The relay speaks to Slack only through :class:`SlackPort` (`slackbot.slack.web_port`
+implements it with slack_sdk's Web API client) and to Amigo through :class:`AmigoPort`
+(:class:`slackbot.amigo.client.AmigoClient` fits it). Unit tests pass in-memory fakes.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-Blocks = list[dict[str, Any]]
+from slackbot.amigo.events import AmigoEvent
+from slackbot.amigo.models import ConversationPage
+from slackbot.ui.blocks import Blocks
+
+__all__ = ["AmigoPort", "Blocks", "Profile", "SlackPort"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +55,52 @@ class SlackPort(Protocol):
         ...
 
     async def profile(self, user_id: str) -> Profile: ...
+
+
+class AmigoPort(Protocol):
+    """The Amigo calls the relay makes, each acting as an Amigo user (``as_user``)."""
+
+    def create_conversation(
+        self,
+        as_user: str,
+        *,
+        service_id: str,
+        version_set: str = "release",
+        initial_message: str | None = None,
+    ) -> AsyncIterator[AmigoEvent]: ...
+
+    def interact(
+        self, as_user: str, conversation_id: str, text: str
+    ) -> AsyncIterator[AmigoEvent]: ...
+
+    async def finish_conversation(self, as_user: str, conversation_id: str) -> None: ...
+
+    async def modify_tags(
+        self,
+        as_user: str,
+        conversation_id: str,
+        *,
+        updates: Mapping[str, str | None] | None = None,
+        deletes: Iterable[str] = (),
+    ) -> None: ...
+
+    async def recommend_responses(
+        self, as_user: str, conversation_id: str, interaction_id: str
+    ) -> list[str]: ...
+
+    async def get_conversations(
+        self,
+        as_user: str,
+        *,
+        ids: Iterable[str] = (),
+        user_ids: Iterable[str] = (),
+        service_ids: Iterable[str] = (),
+        is_finished: bool | None = None,
+        limit: int | None = None,
+    ) -> ConversationPage: ...
+
+    async def find_user_by_email(self, as_user: str, email: str) -> str | None: ...
+
+    async def create_user(
+        self, as_user: str, *, first_name: str, last_name: str, email: str, role_name: str
+    ) -> str: ...

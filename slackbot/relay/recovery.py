@@ -1,8 +1,8 @@
 """Picking up after a stop, and sending an interrupted message once more.
 
-A turn that a dead process left `sending` or `streaming` cannot be resumed:
-Amigo's stream is gone. Its Slack reply keeps the text it had, says it was
-interrupted and offers a Retry button; `queued` turns simply run.
+A turn that a dead process left `sending` or `streaming` cannot be resumed: Amigo's
+stream is gone. Its Slack reply keeps the text it had, says it was interrupted and
+offers a Retry button; `queued` turns simply run.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from slackbot.relay.inbox import Kicker
 from slackbot.relay.ports import SlackPort
-from slackbot.relay.render import fallback_text, markdown_blocks
-from slackbot.relay.turns import TurnRunner
-from slackbot.slack import messages
-from slackbot.store.models import OPEN_CONVERSATION_STATES, Conversation, Turn, TurnState
-from slackbot.store.repo import Store, thread_of
+from slackbot.store.models import TurnState
+from slackbot.store.repo import Conversation, Store, Turn
+from slackbot.ui import blocks, messages
+from slackbot.ui.render import fallback_text, markdown_blocks
 
 log = logging.getLogger("slackbot.recovery")
 
@@ -24,10 +24,10 @@ MayAct = Callable[[str, Conversation], Awaitable[bool]]
 
 
 class Recovery:
-    def __init__(self, store: Store, slack: SlackPort, runner: TurnRunner, may_act: MayAct) -> None:
+    def __init__(self, store: Store, slack: SlackPort, workers: Kicker, may_act: MayAct) -> None:
         self._store = store
         self._slack = slack
-        self._runner = runner
+        self._workers = workers
         self._may_act = may_act
 
     async def sweep(self) -> int:
@@ -44,7 +44,7 @@ class Recovery:
                 seen_replies.add(turn.reply_ts)
                 await self._mark_reply(turn)
         for thread in await self._store.unleased_threads_with_queued_turns():
-            self._runner.kick(thread)
+            self._workers.kick(thread)
         if marked:
             log.warning("marked %d turn(s) of a stopped process interrupted", len(marked))
         return len(marked)
@@ -67,10 +67,10 @@ class Recovery:
             shown = None
         keep = "" if shown in (None, messages.THINKING) else (shown or "")
         body = "\n\n".join(p for p in (keep, messages.REPLY_INTERRUPTED) if p)
-        blocks = markdown_blocks(body) + (self._runner.retry_blocks(turn) or [])
+        layout = markdown_blocks(body) + blocks.retry(turn.id)
         try:
             await self._slack.update_message(
-                turn.channel_id, turn.reply_ts, fallback_text(body), blocks
+                turn.channel_id, turn.reply_ts, fallback_text(body), layout
             )
         except Exception:
             log.exception("could not mark the interrupted reply in %s", turn.channel_id)
@@ -90,11 +90,11 @@ class Recovery:
             return messages.retry_not_yours(conversation.owner_user_id)
         if turn.state != TurnState.INTERRUPTED:
             return messages.RETRY_NOT_NEEDED
-        if conversation.state not in OPEN_CONVERSATION_STATES:
+        if not conversation.is_open:
             return messages.thread_finished_hint()
         batch = await self._store.turns_with_reply(turn.reply_ts) if turn.reply_ts else [turn]
         text = "\n\n".join(t.text for t in batch) or turn.text
         if await self._store.claim_retry(turn, text) is None:
             return messages.RETRY_ALREADY
-        self._runner.kick(thread_of(turn))
+        self._workers.kick(turn.thread)
         return None

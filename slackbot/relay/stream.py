@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from slackbot.relay.ports import Blocks, SlackPort
-from slackbot.relay.render import fallback_text, markdown_blocks, split_reply
-from slackbot.slack import messages
+from slackbot.ui import messages
+from slackbot.ui.render import fallback_text, markdown_blocks
+from slackbot.ui.split import split_reply
 
 log = logging.getLogger("slackbot.stream")
 
@@ -92,10 +93,13 @@ class EditingReply:
     def text(self) -> str:
         return self._text
 
-    writes_in_background = True
-    """Edits come from a writer task; the naive writer edits inline instead."""
-
     async def open(self) -> str:
+        reply_ts = await self._post_placeholder()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name="reply-writer")
+        return reply_ts
+
+    async def _post_placeholder(self) -> str:
         if self.reply_ts is None:
             body = self._status
             self.reply_ts = await self._slack.post_message(
@@ -104,8 +108,6 @@ class EditingReply:
             self._message_ts = [self.reply_ts]
             self._shown = [(body, False)]
             # The placeholder was a post, not an edit: the first edit may follow at once.
-        if self._writer is None and self.writes_in_background:
-            self._writer = asyncio.create_task(self._write_loop(), name="reply-writer")
         return self.reply_ts
 
     async def status(self, text: str) -> None:
@@ -190,24 +192,3 @@ class EditingReply:
                 await self._slack.delete_message(self._channel, ts)
             except Exception:
                 log.exception("could not delete a stale reply part in %s", self._channel)
-
-
-class EditPerPieceReply(EditingReply):
-    """The naive writer: one `chat.update` per piece, no pacing, no budget.
-
-    Not for production: it exists so that the benchmark can show, in one run,
-    what pacing saves.
-    """
-
-    async def append(self, piece: str) -> None:
-        if piece:
-            self._text += piece
-            await self._show(self._body(), final=False)
-            self.edits += 1
-
-    writes_in_background = False
-
-    async def _finish(self, footer: Blocks | None) -> None:
-        await self.open()
-        self._footer = footer
-        await self._show(self._body(), final=True)

@@ -30,13 +30,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slackbot.config import Settings, SettingsError, load_settings
 from slackbot.logs import configure_logging
-from slackbot.relay.render import fallback_text
+from slackbot.runtime import Runtime
 from slackbot.sandbox.amigo_fake import FakeAmigo
 from slackbot.sandbox.slack_fake import FakeMessage, FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
-from slackbot.slack.app import Runtime
-from slackbot.slack.markup import slack_to_plain
 from slackbot.store.db import migrate
+from slackbot.ui.markup import slack_to_plain
+from slackbot.ui.render import fallback_text
 from slackbot.web import create_web_app
 
 CHANNEL = "C0TRY"

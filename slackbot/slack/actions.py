@@ -12,9 +12,9 @@ from slackbot.relay.commands import Command, Finish, ShowTags, Suggest
 from slackbot.relay.controls import Caller, Controls
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack import blocks, messages
 from slackbot.slack.commands import carry_out, tell
 from slackbot.store.repo import ThreadKey
+from slackbot.ui import blocks, messages
 
 log = logging.getLogger("slackbot.actions")
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
-from slackbot.relay.commands import CommandError, Help, parse_command
-from slackbot.relay.controls import Caller, Controls, help_text
+from slackbot.relay.commands import CommandError, Help, help_text, parse_command
+from slackbot.relay.controls import Caller, Controls
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack import messages
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.commands")
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from slackbot.relay.inbox import Inbox, IncomingMessage, Routed
+from slackbot.relay.inbox import Inbox, IncomingMessage
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack.markup import slack_to_plain, strip_bot_mention
 from slackbot.slack.web_port import WebApiPort
 from slackbot.store.repo import ThreadKey
+from slackbot.ui.markup import slack_to_plain, strip_bot_mention
 
 log = logging.getLogger("slackbot.events")
 
@@ -45,13 +45,14 @@ async def _receive(
     team_id = str(body.get("team_id") or event.get("team") or "")
     channel, ts = str(event["channel"]), str(event["ts"])
     thread_ts = event.get("thread_ts")
-    async with inbox.in_order(ThreadKey(team_id, channel, thread_ts or ts)):
+
+    async def prepare() -> IncomingMessage:
         raw = str(event.get("text") or "")
         mentions_bot = event.get("type") == "app_mention" or (
             bool(bot_user_id) and f"<@{bot_user_id}" in raw
         )
         text = await slack_to_plain(strip_bot_mention(raw, bot_user_id), port.display_name)
-        message = IncomingMessage(
+        return IncomingMessage(
             team_id=team_id,
             channel_id=channel,
             user_id=str(event["user"]),
@@ -62,7 +63,5 @@ async def _receive(
             is_dm=event.get("channel_type") == "im",
             event_id=body.get("event_id"),
         )
-        routed = await inbox.receive(message)
-    if routed == Routed.HELD:
-        routed = await inbox.settle(message)
-    log.debug("event %s: %s", message.event_id, routed)
+
+    await inbox.accept(ThreadKey(team_id, channel, thread_ts or ts), prepare)

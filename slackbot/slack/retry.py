@@ -6,30 +6,17 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
-from slackbot.relay.ports import Blocks
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack import messages
 from slackbot.slack.web_port import WebApiPort
-from slackbot.store.models import Turn
+from slackbot.ui import blocks, messages
 
 log = logging.getLogger("slackbot.retry")
 
-RETRY_ACTION = "amigo_retry"
-RETRY_BLOCK = "amigo_retry_block"
-
-
-def retry_blocks(turn: Turn) -> Blocks:
-    button = ButtonElement(
-        text=messages.RETRY_BUTTON, action_id=RETRY_ACTION, value=str(turn.id), style="primary"
-    )
-    return [ActionsBlock(block_id=RETRY_BLOCK, elements=[button]).to_dict()]
-
 
 def register_retry(app: AsyncApp, recovery: Recovery, port: WebApiPort, tasks: TaskTracker) -> None:
-    @app.action(RETRY_ACTION)
+    @app.action(blocks.RETRY_ACTION)
     async def on_retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         tasks.spawn(_retry(recovery, port, body, action), name="retry")
@@ -52,11 +39,8 @@ async def _retry(
         await port.post_ephemeral(channel, user, refusal, thread_ts)
         return
     # The button has done its job: swap it for a note, keep the rest of the reply.
-    kept = [b for b in message.get("blocks") or [] if b.get("block_id") != RETRY_BLOCK]
-    note = ContextBlock(elements=[MarkdownTextObject(text=messages.RETRY_QUEUED)]).to_dict()
+    shown = blocks.retry_queued(message.get("blocks") or [])
     try:
-        await port.update_message(
-            channel, str(message["ts"]), str(message.get("text", "")), [*kept, note]
-        )
+        await port.update_message(channel, str(message["ts"]), str(message.get("text", "")), shown)
     except Exception:
         log.exception("could not take the Retry button away in %s", channel)

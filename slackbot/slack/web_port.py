@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from cachetools import TTLCache
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -88,13 +89,24 @@ def web_client(
     return client
 
 
+PROFILE_CACHE_SECONDS = 300.0
+"""How long a Slack profile (and with it, admin status) is trusted before it is asked again."""
+PROFILE_CACHE_SIZE = 10_000
+
+
 class WebApiPort:
     """Posts, edits and looks up through the Web API of one workspace."""
 
-    def __init__(self, client: AsyncWebClient, posts: ChannelPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        posts: ChannelPacer | None = None,
+        *,
+        profile_seconds: float = PROFILE_CACHE_SECONDS,
+    ) -> None:
         self.client = client
         self._posts = posts or ChannelPacer()
-        self._profiles: dict[str, Profile] = {}
+        self._profiles: TTLCache[str, Profile] = TTLCache(PROFILE_CACHE_SIZE, profile_seconds)
 
     async def post_message(
         self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None

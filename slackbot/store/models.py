@@ -2,7 +2,8 @@
 
 A *thread* is identified by (team_id, channel_id, thread_ts). A *turn* is one
 claimed user message on its way to Amigo; its row is written before any Amigo
-call, which is what makes a redelivered Slack event harmless.
+call, which is what makes a redelivered Slack event harmless. Only
+:mod:`slackbot.store` sees these rows; everything else gets frozen records.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class TurnKind(StrEnum):
 OPEN_CONVERSATION_STATES = (ConversationState.STARTING, ConversationState.ACTIVE)
 
 
-class AmigoUser(Base):
+class AmigoUserRow(Base):
     """A Slack user and the Amigo user that speaks for them."""
 
     __tablename__ = "amigo_users"
@@ -58,7 +59,7 @@ class AmigoUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Conversation(Base):
+class ConversationRow(Base):
     """One Amigo conversation, living in one Slack thread."""
 
     __tablename__ = "conversations"
@@ -84,20 +85,18 @@ class Conversation(Base):
     amigo_user_id: Mapped[str | None] = mapped_column(String(64))
     amigo_conversation_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), default=ConversationState.STARTING)
-    latest_interaction_id: Mapped[str | None] = mapped_column(String(64))
-    latest_reply_ts: Mapped[str | None] = mapped_column(String(32))
-    turn_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
 
 
-class Turn(Base):
-    """One claimed Slack message: unique by (team, channel, ts)."""
+class TurnRow(Base):
+    """One claimed Slack message, unique by (team, channel, ts); a Retry of it is the
+    same message's next ``attempt``."""
 
     __tablename__ = "turns"
     __table_args__ = (
-        UniqueConstraint("team_id", "channel_id", "ts", name="uq_turns_message"),
+        UniqueConstraint("team_id", "channel_id", "ts", "attempt", name="uq_turns_attempt"),
         Index("ix_turns_thread_state", "team_id", "channel_id", "thread_ts", "state"),
     )
 
@@ -111,7 +110,10 @@ class Turn(Base):
     kind: Mapped[str] = mapped_column(String(16), default=TurnKind.REPLY)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     state: Mapped[str] = mapped_column(String(16), default=TurnState.QUEUED)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
     reply_ts: Mapped[str | None] = mapped_column(String(32))
+    interaction_id: Mapped[str | None] = mapped_column(String(64))
+    """The Amigo interaction that answered it (the same for replies sent as one)."""
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -119,7 +121,7 @@ class Turn(Base):
     )
 
 
-class ThreadLease(Base):
+class ThreadLeaseRow(Base):
     """Which process runs a thread's turns, until when.
 
     Several replicas may receive a thread's messages; only the lease holder
@@ -136,7 +138,7 @@ class ThreadLease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ProcessedEvent(Base):
+class ProcessedEventRow(Base):
     """Slack event ids already taken, so a redelivery does nothing."""
 
     __tablename__ = "processed_events"
@@ -145,7 +147,7 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Hint(Base):
+class HintRow(Base):
     """One-time hints already given (e.g. 'only the owner's replies are relayed')."""
 
     __tablename__ = "hints"

@@ -17,10 +17,10 @@ import pytest
 import uvicorn
 
 from slackbot.config import load_settings
+from slackbot.runtime import Runtime
 from slackbot.sandbox.amigo_fake import FakeAmigo
 from slackbot.sandbox.slack_fake import FakeMessage, FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
-from slackbot.slack.app import Runtime
 from slackbot.store.db import migrate
 from slackbot.web import create_web_app
 from tests.databases import fresh_database

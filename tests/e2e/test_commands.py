@@ -12,7 +12,7 @@ import pytest
 
 from slackbot.sandbox.amigo_fake import ALREADY_FINISHED, Reply
 from slackbot.sandbox.slack_fake import FakeMessage, RecordedCall
-from slackbot.slack import blocks
+from slackbot.ui import blocks
 from tests.contract.amigo_spec import AmigoSpec
 from tests.e2e.conftest import ALICE, BOB, CHANNEL, Harness
 from tests.e2e.test_relay import start_thread, wait_reply_done

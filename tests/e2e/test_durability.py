@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from slackbot.sandbox.amigo_fake import Reply
-from slackbot.slack import messages
-from slackbot.slack.retry import RETRY_ACTION
-from slackbot.store.models import Conversation, ConversationState, Turn, TurnState
+from slackbot.store.models import ConversationRow as Conversation
+from slackbot.store.models import ConversationState, TurnState
+from slackbot.store.models import TurnRow as Turn
+from slackbot.ui import messages
+from slackbot.ui.blocks import RETRY_ACTION
 from tests.e2e.conftest import ALICE, BOB, CHANNEL, Harness
 from tests.e2e.test_relay import completed, start_thread, wait_reply_done
 

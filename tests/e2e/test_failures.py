@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from slackbot.sandbox.amigo_fake import Reply
-from slackbot.slack import messages
 from slackbot.store.models import ConversationState, TurnState
+from slackbot.ui import messages
 from tests.e2e.conftest import ALICE, BOB, Harness
 from tests.e2e.test_durability import conversations, turns
 from tests.e2e.test_relay import completed, start_thread, wait_reply_done

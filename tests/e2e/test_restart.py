@@ -10,7 +10,7 @@ import pytest
 from slackbot.sandbox.amigo_fake import FakeAmigo, Reply
 from slackbot.sandbox.slack_fake import FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
-from slackbot.slack.retry import RETRY_ACTION
+from slackbot.ui.blocks import RETRY_ACTION
 from tests.databases import query
 from tests.e2e.apps import App
 from tests.e2e.conftest import ALICE, CHANNEL, SIGNING_SECRET

@@ -9,7 +9,7 @@ import pytest
 
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.sandbox.slack_fake import FakeMessage, message_text
-from slackbot.slack import blocks
+from slackbot.ui import blocks
 from tests.e2e.conftest import ALICE, BOB, CHANNEL, Harness
 from tests.e2e.test_commands import (
     act,

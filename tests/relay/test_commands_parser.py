@@ -23,12 +23,15 @@ from slackbot.relay.commands import (
     Status,
     Suggest,
     ThreadRef,
+    help_text,
     parse_command,
     parse_thread_link,
 )
-from slackbot.relay.controls import Caller, Controls, ControlsConfig, help_text
+from slackbot.relay.controls import Caller, Controls, Permissions
 from slackbot.relay.ports import Profile
-from slackbot.store.models import Conversation, ConversationState
+from slackbot.relay.suggestions import Suggestions
+from slackbot.store.models import ConversationState
+from slackbot.store.records import Conversation, Progress
 from tests.contract.amigo_spec import AmigoSpec, is_valid
 
 MODIFY_TAGS = "src__app__endpoints__conversation__modify_tags_of_conversation__Request"
@@ -304,6 +307,9 @@ class OneConversationStore:
     async def turn_in_progress(self, conversation_id: int) -> bool:
         return False
 
+    async def progress(self, conversation_id: int) -> Progress:
+        return Progress("c" * 24, "1.000000", 1)
+
 
 class QuietSlack:
     async def profile(self, user_id: str) -> Profile:
@@ -334,17 +340,18 @@ def _controls(amigo: RecordingAmigo) -> Controls:
         amigo_user_id="b" * 24,
         amigo_conversation_id="a" * 24,
         state=ConversationState.ACTIVE,
-        latest_interaction_id="c" * 24,
-        turn_count=1,
         created_at=datetime.now(UTC),
     )
+    store = OneConversationStore(conversation)
+    slack = QuietSlack()
     return Controls(
-        store=OneConversationStore(conversation),  # type: ignore[arg-type]
+        store=store,  # type: ignore[arg-type]
         amigo=amigo,  # type: ignore[arg-type]
-        slack=QuietSlack(),  # type: ignore[arg-type]
+        slack=slack,  # type: ignore[arg-type]
         conversations=NoAmigoConversations(),  # type: ignore[arg-type]
+        suggestions=Suggestions(store, amigo, slack, "on-request"),  # type: ignore[arg-type]
+        permissions=Permissions(slack, frozenset()),  # type: ignore[arg-type]
         inbox=None,  # type: ignore[arg-type]
-        config=ControlsConfig(),
     )
 
 

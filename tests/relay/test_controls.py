@@ -16,8 +16,8 @@ from slackbot.amigo.errors import (
     AmigoTransportError,
     AmigoUnavailable,
 )
-from slackbot.relay.controls import amigo_failure
-from slackbot.slack import blocks, messages
+from slackbot.relay.outcomes import Operation, answer_for
+from slackbot.ui import blocks, messages
 
 
 @pytest.mark.parametrize(
@@ -30,15 +30,15 @@ from slackbot.slack import blocks, messages
         (AmigoBadRequest(400, "x"), "tags", messages.AMIGO_TOO_MANY_TAGS),
         (AmigoBadRequest(400, "x"), "recommend", messages.SUGGESTIONS_NOT_LATEST),
         (AmigoBadRequest(400, "x"), "finish", messages.AMIGO_REFUSED),
-        (AmigoNotFound(404, "x"), "tags", messages.AMIGO_UNKNOWN_CONVERSATION),
+        (AmigoNotFound(404, "x"), "tags", messages.CONVERSATION_GONE),
         (AmigoAuthError(401, "x"), "tags", messages.REPLY_FAILED_MISCONFIGURED),
         (AmigoTransportError("x", request_sent=False), "tags", messages.AMIGO_UNREACHABLE),
     ],
 )
 def test_each_amigo_failure_has_its_own_answer(
-    error: AmigoError, operation: str, answer: str
+    error: AmigoError, operation: Operation, answer: str
 ) -> None:
-    assert amigo_failure(error, operation) == answer
+    assert answer_for(error, operation) == answer
     assert "Amigo answered" not in answer
 
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from slackbot.relay.ports import Blocks, Profile
-from slackbot.relay.render import MESSAGE_CHAR_LIMIT
 from slackbot.relay.stream import EditingReply
+from slackbot.ui.split import MESSAGE_CHAR_LIMIT
 
 
 class RecordingPort:

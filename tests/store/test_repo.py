@@ -77,7 +77,7 @@ async def test_queued_turns_come_out_in_slack_order(store: Store) -> None:
     await store.set_turn_state(start.id, TurnState.DONE)
     for ts in ("1700000003.000100", "1700000002.000100", "1700000004.000100"):
         assert await store.claim_reply(conversation, ts=ts, user_id="U1", text=ts)
-    seen = [t.ts for t in await store.queued_turns(THREAD)]
+    seen = [t.ts for t in (await store.queue(THREAD)).turns]
     assert seen == sorted(seen)
     assert len(seen) == 3
 

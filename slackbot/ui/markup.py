@@ -13,6 +13,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
+from slackbot.ui.escape import unescape
+
 __all__ = ["slack_to_plain", "strip_bot_mention"]
 
 _log = logging.getLogger(__name__)
@@ -21,16 +23,9 @@ ResolveUser = Callable[[str], Awaitable[str | None]]
 """Looks up the display name for a user id; ``None`` when unknown."""
 
 _ENTITY = re.compile(r"<([^<>]*)>")
-_ESCAPE = re.compile(r"&(amp|lt|gt);")
-_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 _BROADCASTS = frozenset({"here", "channel", "everyone"})
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _LINK_TARGET = re.compile(r"[a-z][a-z0-9+.-]*:\S+", re.IGNORECASE)
-
-
-def _unescape(text: str) -> str:
-    """Undo Slack's escaping in one pass, so ``&amp;lt;`` becomes ``&lt;`` (not ``<``)."""
-    return _ESCAPE.sub(lambda match: _UNESCAPED[match.group(1)], text)
 
 
 def strip_bot_mention(text: str, bot_user_id: str) -> str:
@@ -85,10 +80,10 @@ async def slack_to_plain(text: str, resolve_user: ResolveUser) -> str:
     out: list[str] = []
     pos = 0
     for match in matches:
-        out.append(_unescape(text[pos : match.start()]))
+        out.append(unescape(text[pos : match.start()]))
         out.append(_render_entity(match.group(1), names))
         pos = match.end()
-    out.append(_unescape(text[pos:]))
+    out.append(unescape(text[pos:]))
     return "".join(out)
 
 
@@ -104,13 +99,13 @@ async def _resolve(resolve_user: ResolveUser, user_id: str) -> str | None:
 def _render_entity(inner: str, names: dict[str, str | None]) -> str:
     """Plain text for the inside of one ``<...>`` entity."""
     target, has_label, raw_label = inner.partition("|")
-    label = _unescape(raw_label).strip() if has_label else ""
+    label = unescape(raw_label).strip() if has_label else ""
     if target.startswith("@"):
         user_id = target[1:]
-        name = names.get(user_id) or label.removeprefix("@") or _unescape(user_id)
+        name = names.get(user_id) or label.removeprefix("@") or unescape(user_id)
         return "@" + name
     if target.startswith("#"):
-        return "#" + (label.removeprefix("#") or _unescape(target[1:]))
+        return "#" + (label.removeprefix("#") or unescape(target[1:]))
     if target.startswith("!"):
         command, _, argument = target[1:].partition("^")
         if command in _BROADCASTS:
@@ -118,11 +113,11 @@ def _render_entity(inner: str, names: dict[str, str | None]) -> str:
         if label:
             return label
         if command == "subteam" and argument:
-            return "@" + _unescape(argument)
-        return _unescape(command)
+            return "@" + unescape(argument)
+        return unescape(command)
     if _LINK_TARGET.fullmatch(target) is None:  # not an entity Slack would send: keep it
-        return "<" + _unescape(inner) + ">"
-    url = _unescape(target)
+        return "<" + unescape(inner) + ">"
+    url = unescape(target)
     if url.lower().startswith("mailto:"):
         address = url[len("mailto:") :]
         return address if not label or label == address else f"{label} ({address})"

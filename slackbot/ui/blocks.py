@@ -1,14 +1,15 @@
-"""Block Kit for the conversation controls: the reply menu and suggested-reply buttons.
+"""Block Kit for the conversation controls: the reply menu, suggested-reply buttons and
+the Retry button.
 
 Built with slack_sdk's Block Kit models, which check Slack's limits. Action ids
-and values defined here are what :mod:`slackbot.slack.actions` listens for.
+and values defined here are what the Slack layer's listeners listen for.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from typing import Any, Final
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -21,8 +22,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from slackbot.relay.ports import Blocks
-from slackbot.slack import messages
+from slackbot.ui import messages
+
+Blocks = list[dict[str, Any]]
 
 log = logging.getLogger("slackbot.blocks")
 
@@ -33,6 +35,8 @@ MENU_TAGS: Final = "tags"
 SUGGESTION_ACTION_PREFIX: Final = "amigo_suggestion_"
 SHORTCUT_FINISH: Final = "amigo_finish"
 SHORTCUT_SUGGEST: Final = "amigo_suggest"
+RETRY_ACTION: Final = "amigo_retry"
+RETRY_BLOCK: Final = "amigo_retry_block"
 MAX_SUGGESTIONS: Final = 5
 
 _LABEL_LIMIT: Final = int(ButtonElement.text_max_length)
@@ -104,3 +108,18 @@ def suggestion_chosen(chooser_user_id: str, text: str) -> Blocks:
     """What replaces the buttons once one was clicked."""
     note = MarkdownTextObject(text=messages.suggestion_chosen_note(chooser_user_id, text))
     return _dicts([ContextBlock(elements=[note])])
+
+
+def retry(turn_id: int) -> Blocks:
+    """The button under an interrupted reply that sends its message once more."""
+    button = ButtonElement(
+        text=messages.RETRY_BUTTON, action_id=RETRY_ACTION, value=str(turn_id), style="primary"
+    )
+    return _dicts([ActionsBlock(block_id=RETRY_BLOCK, elements=[button])])
+
+
+def retry_queued(message_blocks: Blocks) -> Blocks:
+    """A reply's blocks once its Retry was pressed: the button becomes a note."""
+    kept = [b for b in message_blocks if b.get("block_id") != RETRY_BLOCK]
+    note = ContextBlock(elements=[MarkdownTextObject(text=messages.RETRY_QUEUED)])
+    return [*kept, note.to_dict()]

@@ -1,7 +1,6 @@
-"""Turn the agent's Markdown reply into Slack message payloads.
+"""Cut the agent's Markdown reply into message-sized chunks.
 
-A reply is posted as one or more messages, each holding a ``markdown`` block plus a plain
-``text`` fallback for notifications. Long replies are split with :func:`split_reply`, which is
+A reply is posted as one or more messages. Long replies are split with :func:`split_reply`, which is
 called again and again on a growing, streamed text, so it is *stable*: every chunk except the
 last one depends only on a prefix of the text and never changes as more text arrives.
 
@@ -22,20 +21,10 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
-
-from slack_sdk.models.blocks import MarkdownBlock
+from typing import Final
 
 MESSAGE_CHAR_LIMIT: Final = 3900
 """Maximum length of one message body (Slack advises ``text`` of at most 4,000 chars)."""
-
-MARKDOWN_BLOCK_CHAR_LIMIT: Final = 12000
-"""Slack's limit for the ``text`` of a ``markdown`` block."""
-
-FALLBACK_CHAR_LIMIT: Final = 3000
-"""Notifications need no more than this; longer fallbacks are truncated with an ellipsis."""
-
-_ELLIPSIS: Final = "…"
 
 # --------------------------------------------------------------------------------------------
 # Fenced code blocks (CommonMark rules, top level only: indent of at most three spaces)
@@ -50,22 +39,22 @@ _SPACE_RUN = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True, slots=True)
-class _Fence:
+class Fence:
     marker: str  # the backtick/tilde run of the opening line, e.g. "```" or "~~~~"
     line: str  # the opening line (indent, marker, info string), trailing blanks removed
 
 
-def _parse_opening(line: str) -> _Fence | None:
+def parse_opening_fence(line: str) -> Fence | None:
     match = _OPENING_FENCE.fullmatch(line)
     if match is None:
         return None
     marker, info = match.group(1), match.group(2)
     if marker[0] == "`" and "`" in info:  # "```a`b" is inline code, not a fence
         return None
-    return _Fence(marker=marker, line=line.rstrip())
+    return Fence(marker=marker, line=line.rstrip())
 
 
-def _is_closing(fence: _Fence, line: str) -> bool:
+def closes_fence(fence: Fence, line: str) -> bool:
     stripped = line.rstrip(" \t\r")
     body = stripped.lstrip(" ")
     if len(stripped) - len(body) > 3 or len(body) < len(fence.marker):
@@ -92,10 +81,10 @@ class _Layout:
     def __init__(self, text: str) -> None:
         self.text = text
         self.starts: list[int] = []
-        self.states: list[_Fence | None] = []  # fence open at the start of each line
+        self.states: list[Fence | None] = []  # fence open at the start of each line
         self.blank: list[bool] = []
         self.opens: list[bool] = []  # the line is an opening fence
-        state: _Fence | None = None
+        state: Fence | None = None
         start = 0
         while True:
             newline = text.find("\n", start)
@@ -106,9 +95,9 @@ class _Layout:
             self.blank.append(_BLANK_LINE.fullmatch(line) is not None)
             opened = False
             if state is None:
-                state = _parse_opening(line)
+                state = parse_opening_fence(line)
                 opened = state is not None
-            elif _is_closing(state, line):
+            elif closes_fence(state, line):
                 state = None
             self.opens.append(opened)
             if newline < 0:
@@ -119,11 +108,11 @@ class _Layout:
     def line_of(self, index: int) -> int:
         return bisect_right(self.starts, index) - 1
 
-    def state_after(self, line: int) -> _Fence | None:
+    def state_after(self, line: int) -> Fence | None:
         return self.states[line + 1] if line + 1 < len(self.states) else self.final
 
 
-def _repair(fence: _Fence | None, limit: int) -> tuple[str, str]:
+def _repair(fence: Fence | None, limit: int) -> tuple[str, str]:
     """The (reopen, close) strings for a split inside ``fence``.
 
     Absurdly long fence lines (more than half the limit) are not repaired: the limit wins.
@@ -226,7 +215,7 @@ def split_reply_chunks(text: str, limit: int = MESSAGE_CHAR_LIMIT) -> list[Reply
 
 
 _PARAGRAPH, _LINE, _SPACE = 0, 1, 2
-_Cut = tuple[int, int, _Fence | None]  # (end of chunk body, start of next chunk, open fence)
+_Cut = tuple[int, int, Fence | None]  # (end of chunk body, start of next chunk, open fence)
 
 
 def _choose_split(layout: _Layout, pos: int, reopen_len: int, limit: int) -> _Cut:
@@ -288,13 +277,13 @@ def _choose_split(layout: _Layout, pos: int, reopen_len: int, limit: int) -> _Cu
     return _hard_split(layout, pos, horizon, limit)
 
 
-def _next_line_closes(text: str, fence: _Fence, end: int, horizon: int) -> bool:
+def _next_line_closes(text: str, fence: Fence, end: int, horizon: int) -> bool:
     """Whether the line after ``end`` closes ``fence`` (judged only if it ends by horizon).
 
     A cut right before a closing fence would leave an empty code block in the next chunk.
     """
     newline = text.find("\n", end + 1, horizon + 1)
-    return newline >= 0 and _is_closing(fence, text[end + 1 : newline])
+    return newline >= 0 and closes_fence(fence, text[end + 1 : newline])
 
 
 def _tail_ok(text: str, start: int, horizon: int, *, cosmetic: bool) -> bool:
@@ -338,116 +327,3 @@ def _hard_ok(text: str, line_start: int, end: int, horizon: int, strict: bool) -
     if unicodedata.category(char) in ("Mn", "Mc", "Me", "Cf"):  # combining marks, joiners
         return False
     return _tail_ok(text, end, horizon, cosmetic=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Message payload pieces
-# --------------------------------------------------------------------------------------------
-
-
-def markdown_blocks(chunk: str) -> list[dict[str, Any]]:
-    """Block Kit blocks for one chunk: a single ``markdown`` block.
-
-    A blank chunk yields no blocks (Slack rejects an empty ``markdown`` block). Raises
-    ``slack_sdk.errors.SlackObjectFormationError`` beyond ``MARKDOWN_BLOCK_CHAR_LIMIT``.
-    """
-    if not chunk.strip():
-        return []
-    return [MarkdownBlock(text=chunk).to_dict()]
-
-
-_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]+|$)")
-_HEADING_CLOSE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
-_QUOTE = re.compile(r" {0,3}>[ \t]?")
-_INLINE = re.compile(
-    r"(?P<ticks>`+)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)"
-    r"|!?\[(?P<label>[^\]\n]*)\]\(\s*<?(?P<url>[^\s()<>]+)>?"
-    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
-    r"|<(?P<auto>(?:https?|mailto):[^\s<>]+)>"
-    r"|(?P<bare>\b(?:https?://|www\.)[^\s<>]+)"
-    r"|\\(?P<escaped>[!-/:-@\[-`{-~])"
-)
-_EMPHASIS = (
-    re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"),
-    re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"),
-    re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])"),
-    re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"),
-    re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"),
-)
-_URL_TRAILER = ".,;:!?'\")*_~"
-
-
-def fallback_text(chunk: str) -> str:
-    """Plain text of a Markdown chunk for the message's ``text`` (notifications).
-
-    Drops emphasis markers (``snake_case`` survives), heading and quote markers and fence
-    lines, turns ``[label](url)`` into ``label (url)``, keeps code verbatim, and truncates
-    to ``FALLBACK_CHAR_LIMIT`` characters with an ellipsis.
-    """
-    sentinel = _unused_char(chunk)
-    lines: list[str] = []
-    fence: _Fence | None = None
-    for line in chunk.split("\n"):
-        if fence is None:
-            fence = _parse_opening(line)
-            if fence is None:
-                lines.append(_plain_line(line, sentinel))
-        elif _is_closing(fence, line):
-            fence = None
-        else:
-            lines.append(line)
-    plain = "\n".join(lines).strip()
-    if len(plain) > FALLBACK_CHAR_LIMIT:
-        plain = plain[: FALLBACK_CHAR_LIMIT - len(_ELLIPSIS)].rstrip() + _ELLIPSIS
-    return plain
-
-
-def _unused_char(text: str) -> str | None:
-    """A private-use character absent from ``text``, to mark protected spans."""
-    used = set(text)
-    for ranges in ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD)):
-        for code in range(*ranges):
-            if chr(code) not in used:
-                return chr(code)
-    return None
-
-
-def _plain_line(line: str, sentinel: str | None) -> str:
-    heading = _HEADING.match(line)
-    if heading is not None:
-        line = _HEADING_CLOSE.sub("", line[heading.end() :])
-    else:
-        while (quote := _QUOTE.match(line)) is not None:
-            line = line[quote.end() :]
-    if sentinel is None:  # cannot protect code and URLs: leave the line alone
-        return line
-    protected: list[str] = []
-
-    def protect(value: str) -> str:
-        protected.append(value)
-        return f"{sentinel}{len(protected) - 1}{sentinel}"
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("ticks") is not None:
-            code = match.group("code")
-            if len(code) > 2 and code[0] == code[-1] == " " and code.strip():
-                code = code[1:-1]
-            return protect(code)
-        if match.group("url") is not None:
-            label, url = match.group("label").strip(), match.group("url")
-            return f"{label} ({protect(url)})" if label and label != url else protect(url)
-        if match.group("auto") is not None:
-            return protect(match.group("auto").removeprefix("mailto:"))
-        if match.group("bare") is not None:
-            url = match.group("bare").rstrip(_URL_TRAILER)
-            return protect(url) + match.group("bare")[len(url) :]
-        return protect(match.group("escaped"))
-
-    line = _INLINE.sub(replace, line)
-    for pattern in _EMPHASIS:
-        line = pattern.sub(r"\1", line)
-    return re.sub(
-        f"{re.escape(sentinel)}(\\d+){re.escape(sentinel)}",
-        lambda match: protected[int(match.group(1))],
-        line,
-    )

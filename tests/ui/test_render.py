@@ -6,13 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slackbot.relay.render import (
-    FALLBACK_CHAR_LIMIT,
+from slackbot.ui.render import FALLBACK_CHAR_LIMIT, fallback_text, markdown_blocks
+from slackbot.ui.split import (
     MESSAGE_CHAR_LIMIT,
     ReplyChunk,
-    fallback_text,
     join_chunks,
-    markdown_blocks,
     split_reply,
     split_reply_chunks,
 )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slackbot.slack.markup import slack_to_plain, strip_bot_mention
+from slackbot.ui.markup import slack_to_plain, strip_bot_mention
 
 BOT = "UBOT"
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slackbot.ui.escape import escape
+
 # -- the reply placeholder and its statuses ---------------------------------
 
 THINKING = "_Thinking…_"
@@ -103,20 +105,13 @@ def not_owner_hint(owner_user_id: str) -> str:
 
 # -- /amigo commands, reply menu and suggested replies ------------------------
 
-_MRKDWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"})
-
-
-def escaped(text: str) -> str:
-    """Text shown as it is, with Slack's three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
 
 def shown(text: str, limit: int = 40) -> str:
     """User input quoted back safely: escaped for mrkdwn, no backticks, kept short."""
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
-    return flat.translate(_MRKDWN_ESCAPES)
+    return escape(flat).replace("`", "'")
 
 
 def _listed(items: list[str], limit: int = 5) -> str:
@@ -296,7 +291,7 @@ def suggestions_intro(owner_user_id: str) -> str:
 
 
 def suggestions_fallback(suggestions: list[str]) -> str:
-    return "Suggested replies: " + " · ".join(escaped(s) for s in suggestions)
+    return "Suggested replies: " + " · ".join(escape(s) for s in suggestions)
 
 
 def suggestions_posted(thread_link: str) -> str:
@@ -304,7 +299,7 @@ def suggestions_posted(thread_link: str) -> str:
 
 
 def suggestion_chosen(user_id: str, text: str) -> str:
-    return f"<@{user_id}> chose: {escaped(text)}"
+    return f"<@{user_id}> chose: {escape(text)}"
 
 
 def suggestion_chosen_note(user_id: str, text: str) -> str:
@@ -321,7 +316,6 @@ AMIGO_UNAVAILABLE = (
 )
 AMIGO_UNREACHABLE = ":warning: Amigo could not be reached, so that did not happen. Try again."
 AMIGO_REFUSED = ":warning: Amigo refused that request, so it did not happen."
-AMIGO_UNKNOWN_CONVERSATION = ":warning: Amigo no longer knows this conversation."
 
 
 def amigo_busy(seconds: float | None) -> str:

@@ -1,0 +1,11 @@
+"""The choices an admin makes about the relay's behaviour (read from settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ActivePolicy = Literal["finish-previous", "refuse"]
+"""What a user's new thread does to their active conversation."""
+
+SuggestionsMode = Literal["off", "on-request", "after-each-reply"]
+"""When recommended replies are offered."""

@@ -1,0 +1,75 @@
+"""Before Amigo creates a conversation: who speaks, and room for it.
+
+Amigo allows one unfinished conversation per user and service, so a start applies
+the active-conversation policy first; when Amigo still refuses (a conversation this
+app does not know, made elsewhere), the policy decides whether to finish that one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from slackbot.amigo.errors import AmigoAuthError, AmigoBadRequest, AmigoError
+from slackbot.relay.conversations import Conversations, Identities
+from slackbot.store.repo import Conversation, Store
+from slackbot.ui import messages
+
+log = logging.getLogger("slackbot.starts")
+
+
+class Starts:
+    def __init__(
+        self,
+        store: Store,
+        identities: Identities,
+        conversations: Conversations,
+        service_id: str,
+    ) -> None:
+        self._store = store
+        self._identities = identities
+        self._conversations = conversations
+        self._service_id = service_id
+
+    async def prepare(self, conversation: Conversation) -> Conversation | str:
+        """The conversation with its Amigo user, ready to create; or why it cannot start."""
+        try:
+            amigo_user = await self._identities.amigo_user_for(
+                conversation.team_id, conversation.owner_user_id
+            )
+        except AmigoAuthError as exc:
+            log.error("Amigo refused the provisioning credentials: %s", exc)
+            return messages.REPLY_FAILED_MISCONFIGURED
+        except AmigoError as exc:
+            log.error("could not provision an Amigo user: %s", exc)
+            return messages.REPLY_FAILED_START
+        if conversation.amigo_user_id != amigo_user:
+            await self._store.set_conversation_user(conversation.id, amigo_user)
+            conversation = replace(conversation, amigo_user_id=amigo_user)
+        try:
+            blocking = await self._conversations.make_room_for(conversation)
+        except AmigoError:
+            return messages.REPLY_FAILED_START
+        if blocking is not None:
+            return messages.refused_active_elsewhere(blocking)
+        return conversation
+
+    async def resolve_unfinished(
+        self, conversation: Conversation, refusal: AmigoBadRequest
+    ) -> str | None:
+        """Amigo refused to create the conversation. Finish the user's unfinished ones it
+        knows (policy permitting): None when the start may be tried again, else why not."""
+        assert conversation.amigo_user_id is not None
+        if self._conversations.policy == "refuse":
+            return messages.UNFINISHED_ELSEWHERE
+        try:
+            finished = await self._conversations.finish_unknown_unfinished(
+                conversation.amigo_user_id, self._service_id
+            )
+        except AmigoError as lookup_error:
+            log.warning("could not look up unfinished conversations: %s", lookup_error)
+            return messages.REPLY_FAILED_START
+        if not finished:
+            log.warning("Amigo refused to create a conversation: %s", refusal)
+            return messages.REPLY_FAILED_START
+        return None

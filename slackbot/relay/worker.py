@@ -1,0 +1,182 @@
+"""One thread's turns, one at a time and in order, under the thread's lease.
+
+Amigo refuses a second action on a conversation while one runs, so every thread has
+at most one worker in the whole deployment: the process holding the thread's lease.
+Messages that arrive meanwhile wait as queued rows and are taken in Slack order; replies
+that waited together may go to Amigo as one message (a batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from slackbot.relay.tasks import TaskTracker
+from slackbot.store.models import TurnKind, TurnState
+from slackbot.store.repo import Conversation, Queue, Store, ThreadKey, Turn
+
+log = logging.getLogger("slackbot.worker")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Turns sent as one: a single turn, or replies that waited, joined by blank lines."""
+
+    turns: list[Turn]
+
+    @property
+    def ids(self) -> list[int]:
+        return [t.id for t in self.turns]
+
+    def as_turn(self) -> Turn:
+        """The first turn, carrying the joined text (not saved: rows keep their own)."""
+        first = self.turns[0]
+        if len(self.turns) == 1:
+            return first
+        return replace(first, text="\n\n".join(t.text for t in self.turns))
+
+
+class Executor(Protocol):
+    async def run(self, batch: Batch, conversation: Conversation) -> TurnState:
+        """Send one batch to Amigo and see its reply through; the turns' final state."""
+        ...
+
+    async def abandon(self, conversation: Conversation) -> None:
+        """Fail the waiting turns of a conversation Amigo never created."""
+        ...
+
+
+class Readiness(StrEnum):
+    GO = "go"
+    WAIT = "wait"  # the conversation is still being created (by this or another process)
+    GONE = "gone"  # it never will be
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    holder: str
+    """Names this process in thread leases."""
+    lease_seconds: float = 15.0
+    coalesce_replies: bool = True
+
+
+class ThreadWorkers:
+    """Starts a worker for a thread when asked, unless one runs already."""
+
+    def __init__(
+        self, store: Store, executor: Executor, tasks: TaskTracker, config: WorkerConfig
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._tasks = tasks
+        self._config = config
+        self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
+        self._again: set[ThreadKey] = set()
+        self._lost: set[ThreadKey] = set()
+        self.stopping = False
+
+    def kick(self, thread: ThreadKey) -> None:
+        """Make sure a worker will look at ``thread``'s queued turns."""
+        if thread in self._workers:
+            self._again.add(thread)
+            return
+        if self.stopping:
+            return
+        task = self._tasks.spawn(self._work(thread), name=f"turns:{thread.thread_ts}")
+        if task is not None:
+            self._workers[thread] = task
+
+    def stop(self) -> None:
+        """Take no further turns; those running go on to their end."""
+        self.stopping = True
+
+    async def _work(self, thread: ThreadKey) -> None:
+        """Run the thread's queued turns while holding its lease.
+
+        Another process holding the lease runs them instead. After letting the lease
+        go, look once more: a turn queued meanwhile by another process, which could
+        not take the lease, would otherwise wait for the sweep.
+        """
+        holder, ttl = self._config.holder, self._config.lease_seconds
+        try:
+            while not self.stopping:
+                if not await self._store.acquire_lease(thread, holder, ttl):
+                    return
+                self._lost.discard(thread)
+                renewer = asyncio.create_task(self._renew(thread), name="lease-renewer")
+                try:
+                    emptied = await self._drain(thread)
+                finally:
+                    renewer.cancel()
+                    await self._store.release_lease(thread, holder)
+                if not emptied or not await self._store.has_queued_turns(thread):
+                    return
+        finally:
+            self._workers.pop(thread, None)
+            self._again.discard(thread)
+            self._lost.discard(thread)
+
+    async def _drain(self, thread: ThreadKey) -> bool:
+        """Run turns until, as far as this process knows, none is left (True), or until
+        the next one must wait (False)."""
+        while not self.stopping and thread not in self._lost:
+            self._again.discard(thread)
+            queue = await self._store.queue(thread)
+            if not queue.turns:
+                if thread in self._again:
+                    continue
+                return True
+            readiness = await self._readiness(queue)
+            if readiness == Readiness.WAIT:
+                return False  # whoever creates the conversation drains the rest
+            if readiness == Readiness.GONE:
+                continue  # its waiting turns were failed with an explanation
+            assert queue.conversation is not None
+            batch = self.batch(queue)
+            await self._executor.run(batch, queue.conversation)
+            if len(batch.turns) == len(queue.turns) and thread not in self._again:
+                return True  # the queue read before this batch is done
+        return False
+
+    async def _readiness(self, queue: Queue) -> Readiness:
+        """Whether the first turn can go now: its conversation exists in Amigo (or is
+        closed, which the executor explains), is being created, or never will be."""
+        first, conversation = queue.turns[0], queue.conversation
+        if conversation is None:
+            return Readiness.WAIT  # a held reply keeps its place; the inbox kicks us again
+        if (
+            first.kind != TurnKind.REPLY
+            or conversation.amigo_conversation_id is not None
+            or not conversation.is_open
+        ):
+            return Readiness.GO
+        start = await self._store.start_turn(conversation.id)
+        if start is None or start.state in (TurnState.QUEUED, TurnState.SENDING):
+            return Readiness.WAIT
+        await self._executor.abandon(conversation)  # it ended before Amigo created it
+        return Readiness.GONE
+
+    async def _renew(self, thread: ThreadKey) -> None:
+        holder, ttl = self._config.holder, self._config.lease_seconds
+        while True:
+            await asyncio.sleep(ttl / 3)
+            if not await self._store.renew_lease(thread, holder, ttl):
+                # Another process may run the thread now: finish this turn, take no more.
+                log.warning("lost the lease of thread %s", thread.thread_ts)
+                self._lost.add(thread)
+                return
+
+    def batch(self, queue: Queue) -> Batch:
+        """The first waiting turn, with the replies right behind it when they go as one."""
+        first = queue.turns[0]
+        if not self._config.coalesce_replies or first.kind != TurnKind.REPLY:
+            return Batch([first])
+        run = [first]
+        for turn in queue.turns[1:]:
+            if turn.kind != TurnKind.REPLY or turn.conversation_id != first.conversation_id:
+                break
+            run.append(turn)
+        return Batch(run)

@@ -1,0 +1,187 @@
+"""The one place that builds the app: settings in, every collaborator passed at
+construction, one way in (:attr:`Runtime.slack`) and one way out (:meth:`shutdown`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from slack_sdk.errors import SlackApiError
+
+from slackbot.amigo.client import AmigoClient
+from slackbot.config import Settings
+from slackbot.relay.controls import Controls, Permissions
+from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
+from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
+from slackbot.relay.inbox import Inbox
+from slackbot.relay.pacing import ChannelPacer, EditBudget
+from slackbot.relay.recovery import Recovery
+from slackbot.relay.starts import Starts
+from slackbot.relay.stream import EditingReply, ReplySink
+from slackbot.relay.suggestions import ReplyMenu, Suggestions
+from slackbot.relay.tasks import TaskTracker
+from slackbot.relay.worker import ThreadWorkers, WorkerConfig
+from slackbot.slack.app import SlackSurface
+from slackbot.slack.web_port import TOKEN_REFUSED, WebApiPort, web_client
+from slackbot.store.db import create_engine
+from slackbot.store.repo import Store
+
+log = logging.getLogger("slackbot.runtime")
+
+
+def instance_id() -> str:
+    """Names this process in thread leases (and in logs of several replicas)."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Runtime:
+    """Everything one process runs.
+
+    ``replies`` replaces how a reply reaches Slack (the benchmark passes its naive
+    writer); by default a reply is a placeholder edited within the workspace's budget.
+    """
+
+    def __init__(self, settings: Settings, *, replies: ReplyFactory | None = None) -> None:
+        s = self.settings = settings
+        self._sweeper: asyncio.Task[None] | None = None
+        self.tasks = TaskTracker()
+        self.store = Store(create_engine(s.database_url))
+        self.amigo = AmigoClient(
+            s.amigo_base_url,
+            s.amigo_organization_id,
+            s.amigo_api_key.get_secret_value(),
+            s.amigo_api_key_id.get_secret_value(),
+            stream_idle_timeout=s.amigo_stream_idle_timeout_seconds,
+        )
+        self.edit_budget = EditBudget(s.slack_edits_per_minute, s.slack_edit_burst)
+        client = web_client(
+            s.slack_bot_token.get_secret_value(), s.slack_api_url, on_rate_limited=self._limited
+        )
+        self.port = WebApiPort(client, ChannelPacer(s.slack_posts_per_second))
+        identities = Identities(
+            self.store,
+            self.amigo,
+            self.port,
+            IdentityConfig(
+                provisioning_user_id=s.amigo_user_id,
+                role_name=s.amigo_user_role,
+                email_template=s.amigo_user_email_template,
+            ),
+        )
+        conversations = Conversations(
+            self.store, self.amigo, self.port, s.amigo_on_active_conversation
+        )
+        suggestions = Suggestions(self.store, self.amigo, self.port, s.amigo_suggestions)
+        executor = TurnExecutor(
+            store=self.store,
+            amigo=self.amigo,
+            slack=self.port,
+            conversations=conversations,
+            starts=Starts(self.store, identities, conversations, s.amigo_service_id),
+            replies=replies or self._reply,
+            extras=ReplyMenu(self.store, suggestions),
+            config=ExecutorConfig(
+                service_id=s.amigo_service_id,
+                version_set=s.amigo_version_set,
+                retry_attempts=s.amigo_retry_attempts,
+                retry_max_wait=s.amigo_retry_max_wait_seconds,
+            ),
+        )
+        self.workers = ThreadWorkers(
+            self.store,
+            executor,
+            self.tasks,
+            WorkerConfig(
+                holder=instance_id(),
+                lease_seconds=s.thread_lease_seconds,
+                coalesce_replies=s.amigo_coalesce_replies,
+            ),
+        )
+        self.inbox = Inbox(self.store, self.port, self.workers)
+        permissions = Permissions(self.port, s.admin_user_ids)
+        self.controls = Controls(
+            store=self.store,
+            amigo=self.amigo,
+            slack=self.port,
+            conversations=conversations,
+            suggestions=suggestions,
+            permissions=permissions,
+            inbox=self.inbox,
+        )
+        self.recovery = Recovery(self.store, self.port, self.workers, permissions.may_act)
+        secret = s.slack_signing_secret
+        self.slack = SlackSurface(
+            client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            verify_requests=not s.socket_mode,
+            inbox=self.inbox,
+            controls=self.controls,
+            recovery=self.recovery,
+            port=self.port,
+            tasks=self.tasks,
+        )
+
+    def _limited(self, method: str, retry_after: float) -> None:
+        log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
+        if method in ("chat.update", "chat.delete"):
+            self.edit_budget.pause(retry_after)
+
+    def _reply(self, channel: str, thread_ts: str) -> ReplySink:
+        return EditingReply(
+            self.port,
+            channel,
+            thread_ts,
+            min_interval=self.settings.slack_edit_interval_seconds,
+            pacer=self.edit_budget,
+        )
+
+    async def introduce(self) -> str | None:
+        """Ask Slack who the bot is and log where it runs; Slack's error when it
+        refuses the bot token (a network failure is logged, not fatal)."""
+        s = self.settings
+        try:
+            auth = await self.port.client.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in TOKEN_REFUSED:
+                return error
+            log.warning("Slack: auth.test answered %s; going on", error)
+        except Exception as exc:
+            log.warning("Slack: cannot reach %s yet (%s); going on", s.slack_api_url, exc)
+        else:
+            log.info(
+                "Slack: workspace %s (%s), bot user @%s",
+                auth.get("team"),
+                auth.get("team_id"),
+                auth.get("user"),
+            )
+        log.info(
+            "Amigo: organization %s at %s, service %s, version set %s",
+            s.amigo_organization_id,
+            s.amigo_base_url,
+            s.amigo_service_id,
+            s.amigo_version_set,
+        )
+        return None
+
+    async def start(self) -> None:
+        """Pick up after the last stop (interrupted replies marked, queued turns run),
+        then keep sweeping for the threads of replicas that stop."""
+        await self.recovery.sweep()
+        interval = max(0.5, self.settings.thread_lease_seconds / 3)
+        self._sweeper = asyncio.create_task(self.recovery.sweep_forever(interval), name="sweeper")
+
+    async def shutdown(self) -> None:
+        """Stop taking turns, let running replies finish within the grace period;
+        those cut short are marked interrupted, queued ones wait for the next start."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self.workers.stop()
+        cancelled = await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        if cancelled:
+            log.warning("shutdown cut %d running task(s) short", cancelled)
+        await self.amigo.aclose()
+        await self.store.close()

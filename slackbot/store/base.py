@@ -1,0 +1,72 @@
+"""The one way the store talks to the database: short transactions, and claims that
+rely on unique constraints (an INSERT that collides means somebody got there first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from slackbot.store.db import session_factory
+
+
+class StoreBase:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _insert(self, row: Any) -> bool:
+        """Insert ``row``; False when a unique constraint says it exists already."""
+        async with self._sessions() as session:
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return False
+            return True
+
+    async def _write(self, *statements: Executable) -> list[int]:
+        """Run ``statements`` in one transaction; how many rows each one touched."""
+        async with self._sessions() as session:
+            counts = [
+                int(getattr(await session.execute(statement), "rowcount", 0) or 0)
+                for statement in statements
+            ]
+            await session.commit()
+            return counts
+
+    async def _claim(self, statement: Executable) -> int | None:
+        """Run one INSERT; the rows it added, or None when a unique constraint refused it."""
+        async with self._sessions() as session:
+            try:
+                result = await session.execute(statement)
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return None
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _rows(self, query: Executable) -> Sequence[Any]:
+        async with self._sessions() as session:
+            rows: Sequence[Any] = (await session.execute(query)).all()
+            return rows
+
+    async def _scalars(self, query: Executable) -> Sequence[Any]:
+        async with self._sessions() as session:
+            found: Sequence[Any] = (await session.scalars(query)).all()
+            return found
+
+    async def _scalar(self, query: Executable) -> Any:
+        async with self._sessions() as session:
+            return await session.scalar(query)

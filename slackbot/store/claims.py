@@ -1,0 +1,193 @@
+"""Claims: a Slack message, an event, a hint or a retry is taken once, by one process."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slackbot.store.base import StoreBase
+from slackbot.store.models import (
+    OPEN_CONVERSATION_STATES,
+    ConversationRow,
+    ConversationState,
+    HintRow,
+    ProcessedEventRow,
+    TurnKind,
+    TurnRow,
+    TurnState,
+    utcnow,
+)
+from slackbot.store.records import Conversation, ThreadKey, Turn
+
+
+def _queued(
+    thread: ThreadKey,
+    *,
+    ts: str,
+    user_id: str,
+    text: str,
+    conversation_id: int | None,
+    kind: TurnKind = TurnKind.REPLY,
+    attempt: int = 0,
+) -> TurnRow:
+    return TurnRow(
+        team_id=thread.team_id,
+        channel_id=thread.channel_id,
+        thread_ts=thread.thread_ts,
+        ts=ts,
+        user_id=user_id,
+        text=text,
+        kind=kind,
+        conversation_id=conversation_id,
+        state=TurnState.QUEUED,
+        attempt=attempt,
+        reply_ts=None,
+        interaction_id=None,
+        error=None,
+    )
+
+
+class Claims(StoreBase):
+    async def claim_event(self, event_id: str) -> bool:
+        return await self._insert(ProcessedEventRow(event_id=event_id))
+
+    async def claim_hint(self, thread: ThreadKey, user_id: str, kind: str) -> bool:
+        """True the first time this hint is given to this user in this thread."""
+        return await self._insert(
+            HintRow(
+                team_id=thread.team_id,
+                channel_id=thread.channel_id,
+                thread_ts=thread.thread_ts,
+                user_id=user_id,
+                kind=kind[:32],
+            )
+        )
+
+    async def claim_owned_reply(
+        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+    ) -> bool | None:
+        """Queue a reply if ``user_id`` owns the thread's open conversation, in one statement.
+
+        True when queued; False when there is no such conversation (look closer); None when
+        the message was claimed before.
+        """
+        now = utcnow()
+        owned = select(
+            literal(thread.team_id),
+            literal(thread.channel_id),
+            literal(thread.thread_ts),
+            literal(ts),
+            literal(user_id),
+            literal(text),
+            literal(TurnKind.REPLY.value),
+            ConversationRow.id,
+            literal(TurnState.QUEUED.value),
+            literal(0),
+            literal(now),
+            literal(now),
+        ).where(
+            ConversationRow.team_id == thread.team_id,
+            ConversationRow.channel_id == thread.channel_id,
+            ConversationRow.thread_ts == thread.thread_ts,
+            ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
+            ConversationRow.owner_user_id == user_id,
+        )
+        columns = [
+            "team_id",
+            "channel_id",
+            "thread_ts",
+            "ts",
+            "user_id",
+            "text",
+            "kind",
+            "conversation_id",
+            "state",
+            "attempt",
+            "created_at",
+            "updated_at",
+        ]
+        added = await self._claim(insert(TurnRow).from_select(columns, owned))
+        return None if added is None else added > 0
+
+    async def claim_reply(
+        self, conversation: Conversation, *, ts: str, user_id: str, text: str
+    ) -> Turn | None:
+        """Queue a reply turn for an open conversation, or None if already claimed."""
+        row = _queued(
+            conversation.thread,
+            ts=ts,
+            user_id=user_id,
+            text=text,
+            conversation_id=conversation.id,
+        )
+        return Turn.of(row) if await self._insert(row) else None
+
+    async def claim_start(
+        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+    ) -> tuple[Conversation, Turn] | None:
+        """Open a conversation in ``thread`` with its first turn, in one transaction.
+
+        None when the message was claimed before, or when the thread already
+        has an open conversation (the caller then treats the message as a reply).
+        """
+        async with self._sessions() as session:
+            conversation = ConversationRow(
+                team_id=thread.team_id,
+                channel_id=thread.channel_id,
+                thread_ts=thread.thread_ts,
+                owner_user_id=user_id,
+                amigo_user_id=None,
+                amigo_conversation_id=None,
+                state=ConversationState.STARTING,
+                finished_at=None,
+                finish_reason=None,
+            )
+            session.add(conversation)
+            try:
+                await session.flush()
+                turn = _queued(
+                    thread,
+                    ts=ts,
+                    user_id=user_id,
+                    text=text,
+                    kind=TurnKind.START,
+                    conversation_id=conversation.id,
+                )
+                session.add(turn)
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return None
+            return Conversation.of(conversation), Turn.of(turn)
+
+    async def claim_pending(
+        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+    ) -> Turn | None:
+        """Hold a reply whose thread may be about to get its conversation.
+
+        The row keeps the message's place in the thread's order; it has no
+        conversation until :meth:`attach_turn`, and is dropped if none comes.
+        """
+        row = _queued(thread, ts=ts, user_id=user_id, text=text, conversation_id=None)
+        return Turn.of(row) if await self._insert(row) else None
+
+    async def attach_turn(self, turn_id: int, conversation_id: int) -> None:
+        await self._write(
+            update(TurnRow).where(TurnRow.id == turn_id).values(conversation_id=conversation_id)
+        )
+
+    async def drop_turn(self, turn_id: int) -> None:
+        await self._write(delete(TurnRow).where(TurnRow.id == turn_id))
+
+    async def claim_retry(self, turn: Turn, text: str) -> Turn | None:
+        """Queue ``text`` as the next attempt of an interrupted turn's message, once;
+        None when that attempt was claimed before (a second click)."""
+        row = _queued(
+            turn.thread,
+            ts=turn.ts,
+            user_id=turn.user_id,
+            text=text,
+            conversation_id=turn.conversation_id,
+            attempt=turn.attempt + 1,
+        )
+        return Turn.of(row) if await self._insert(row) else None

@@ -1,0 +1,116 @@
+"""Thread leases: only the process holding a thread's lease talks to Amigo for it.
+
+A lease that is not renewed expires, and another process takes the thread over; the
+sweep finds the turns a stopped process left running and the threads nobody runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from slackbot.store.base import StoreBase
+from slackbot.store.models import ThreadLeaseRow, TurnRow, TurnState, utcnow
+from slackbot.store.records import ThreadKey, Turn
+
+RUNNING = (TurnState.SENDING, TurnState.STREAMING)
+
+
+def _lease_of(thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ThreadLeaseRow.team_id == thread.team_id,
+        ThreadLeaseRow.channel_id == thread.channel_id,
+        ThreadLeaseRow.thread_ts == thread.thread_ts,
+    )
+
+
+def _unleased() -> ColumnElement[bool]:
+    """The turn's thread has no lease, or only an expired one."""
+    live = (
+        select(ThreadLeaseRow.thread_ts)
+        .where(
+            ThreadLeaseRow.team_id == TurnRow.team_id,
+            ThreadLeaseRow.channel_id == TurnRow.channel_id,
+            ThreadLeaseRow.thread_ts == TurnRow.thread_ts,
+            ThreadLeaseRow.expires_at >= utcnow(),
+        )
+        .exists()
+    )
+    return ~live
+
+
+class Leases(StoreBase):
+    async def acquire_lease(self, thread: ThreadKey, holder: str, seconds: float) -> bool:
+        """Take (or keep) the right to run ``thread``'s turns for ``seconds``.
+
+        True when ``holder`` has it now: nobody had it, it had expired, or it was
+        already ``holder``'s. One atomic statement (an upsert with a condition).
+        """
+        now = utcnow()
+        until = now + timedelta(seconds=seconds)
+        insert: Any = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(ThreadLeaseRow)
+            .values(
+                team_id=thread.team_id,
+                channel_id=thread.channel_id,
+                thread_ts=thread.thread_ts,
+                holder=holder,
+                expires_at=until,
+            )
+            .on_conflict_do_update(
+                index_elements=["team_id", "channel_id", "thread_ts"],
+                set_={"holder": holder, "expires_at": until},
+                where=or_(ThreadLeaseRow.holder == holder, ThreadLeaseRow.expires_at < now),
+            )
+        )
+        (count,) = await self._write(statement)
+        return count > 0
+
+    async def renew_lease(self, thread: ThreadKey, holder: str, seconds: float) -> bool:
+        (count,) = await self._write(
+            update(ThreadLeaseRow)
+            .where(*_lease_of(thread), ThreadLeaseRow.holder == holder)
+            .values(expires_at=utcnow() + timedelta(seconds=seconds))
+        )
+        return count > 0
+
+    async def release_lease(self, thread: ThreadKey, holder: str) -> None:
+        await self._write(
+            delete(ThreadLeaseRow).where(*_lease_of(thread), ThreadLeaseRow.holder == holder)
+        )
+
+    async def unleased_threads_with_queued_turns(self) -> list[ThreadKey]:
+        rows = await self._rows(
+            select(TurnRow.team_id, TurnRow.channel_id, TurnRow.thread_ts)
+            .where(TurnRow.state == TurnState.QUEUED, _unleased())
+            .distinct()
+        )
+        return [ThreadKey(*row) for row in rows]
+
+    async def orphaned_running_turns(self) -> list[Turn]:
+        """Turns left sending or streaming by a process whose lease ran out."""
+        rows = await self._scalars(
+            select(TurnRow).where(TurnRow.state.in_(RUNNING), _unleased()).order_by(TurnRow.id)
+        )
+        return [Turn.of(row) for row in rows]
+
+    async def interrupt_turns(self, turn_ids: Sequence[int], error: str) -> list[int]:
+        """Mark these turns interrupted if they are still running; returns those marked.
+
+        Only one process wins this for a given turn, so only one marks its reply.
+        """
+        counts = await self._write(
+            *(
+                update(TurnRow)
+                .where(TurnRow.id == turn_id, TurnRow.state.in_(RUNNING))
+                .values(state=TurnState.INTERRUPTED, error=error[:200])
+                for turn_id in turn_ids
+            )
+        )
+        return [turn_id for turn_id, count in zip(turn_ids, counts, strict=True) if count]

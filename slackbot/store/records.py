@@ -1,0 +1,129 @@
+"""What the store hands out: frozen records, never live database rows.
+
+Nothing here changes in memory: to change a conversation or a turn, call the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from slackbot.store.models import (
+    OPEN_CONVERSATION_STATES,
+    ConversationRow,
+    ConversationState,
+    TurnKind,
+    TurnRow,
+    TurnState,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadKey:
+    """Where a conversation lives in Slack."""
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One Amigo conversation, living in one Slack thread."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    owner_user_id: str
+    amigo_user_id: str | None
+    amigo_conversation_id: str | None
+    state: ConversationState
+    created_at: datetime
+    finished_at: datetime | None = None
+    finish_reason: str | None = None
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(self.team_id, self.channel_id, self.thread_ts)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_CONVERSATION_STATES
+
+    @classmethod
+    def of(cls, row: ConversationRow) -> Conversation:
+        return cls(
+            id=row.id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            thread_ts=row.thread_ts,
+            owner_user_id=row.owner_user_id,
+            amigo_user_id=row.amigo_user_id,
+            amigo_conversation_id=row.amigo_conversation_id,
+            state=ConversationState(row.state),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            finish_reason=row.finish_reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One claimed Slack message (or a retry of one) on its way to Amigo."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    ts: str
+    user_id: str
+    text: str
+    kind: TurnKind
+    conversation_id: int | None
+    state: TurnState
+    attempt: int = 0
+    reply_ts: str | None = None
+    interaction_id: str | None = None
+    error: str | None = None
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(self.team_id, self.channel_id, self.thread_ts)
+
+    @classmethod
+    def of(cls, row: TurnRow) -> Turn:
+        return cls(
+            id=row.id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            thread_ts=row.thread_ts,
+            ts=row.ts,
+            user_id=row.user_id,
+            text=row.text,
+            kind=TurnKind(row.kind),
+            conversation_id=row.conversation_id,
+            state=TurnState(row.state),
+            attempt=row.attempt,
+            reply_ts=row.reply_ts,
+            interaction_id=row.interaction_id,
+            error=row.error,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A thread's waiting turns in the order people wrote them, with the conversation
+    of the first (None when the first is a reply held for a conversation to start)."""
+
+    turns: list[Turn]
+    conversation: Conversation | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What Amigo has answered in a conversation so far."""
+
+    latest_interaction_id: str | None
+    latest_reply_ts: str | None
+    interactions: int

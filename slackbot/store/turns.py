@@ -1,0 +1,118 @@
+"""Turns: a thread's waiting messages, in order, and what became of each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, select, update
+
+from slackbot.store.base import StoreBase
+from slackbot.store.models import ConversationRow, TurnKind, TurnRow, TurnState
+from slackbot.store.records import Conversation, Queue, ThreadKey, Turn
+
+RUNNING = (TurnState.SENDING, TurnState.STREAMING)
+
+
+def _queued_in(thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
+    return (
+        TurnRow.team_id == thread.team_id,
+        TurnRow.channel_id == thread.channel_id,
+        TurnRow.thread_ts == thread.thread_ts,
+        TurnRow.state == TurnState.QUEUED,
+    )
+
+
+class Turns(StoreBase):
+    async def turn(self, turn_id: int) -> Turn | None:
+        rows = await self._scalars(select(TurnRow).where(TurnRow.id == turn_id))
+        return Turn.of(rows[0]) if rows else None
+
+    async def queue(self, thread: ThreadKey) -> Queue:
+        """The thread's waiting turns in Slack ts order (the order people wrote them; a
+        retry keeps its message's place), with the first one's conversation. One query."""
+        rows = await self._rows(
+            select(TurnRow, ConversationRow)
+            .outerjoin(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(*_queued_in(thread))
+            .order_by(TurnRow.ts, TurnRow.attempt, TurnRow.id)
+        )
+        turns = [Turn.of(turn) for turn, _ in rows]
+        first = rows[0][1] if rows else None
+        return Queue(turns, Conversation.of(first) if first is not None else None)
+
+    async def held_turn(self, thread: ThreadKey, ts: str) -> Turn | None:
+        """A reply held for its thread's conversation to start (queued, no conversation)."""
+        rows = await self._scalars(
+            select(TurnRow).where(
+                *_queued_in(thread), TurnRow.ts == ts, TurnRow.conversation_id.is_(None)
+            )
+        )
+        return Turn.of(rows[0]) if rows else None
+
+    async def has_queued_turns(self, thread: ThreadKey) -> bool:
+        """Whether turns wait that a worker could take (held replies do not count)."""
+        waiting = select(TurnRow.id).where(
+            *_queued_in(thread), TurnRow.conversation_id.is_not(None)
+        )
+        return bool(await self._scalar(select(waiting.exists())))
+
+    async def start_turn(self, conversation_id: int) -> Turn | None:
+        """The turn that creates the conversation."""
+        rows = await self._scalars(
+            select(TurnRow)
+            .where(TurnRow.conversation_id == conversation_id, TurnRow.kind == TurnKind.START)
+            .order_by(TurnRow.attempt.desc())
+            .limit(1)
+        )
+        return Turn.of(rows[0]) if rows else None
+
+    async def set_turn_state(
+        self,
+        turn_ids: int | Sequence[int],
+        state: TurnState,
+        *,
+        reply_ts: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        ids = [turn_ids] if isinstance(turn_ids, int) else list(turn_ids)
+        values: dict[str, Any] = {"state": state}
+        if reply_ts is not None:
+            values["reply_ts"] = reply_ts
+        if error is not None:
+            values["error"] = error[:200]
+        await self._write(update(TurnRow).where(TurnRow.id.in_(ids)).values(**values))
+
+    async def complete_turns(self, turn_ids: Sequence[int], interaction_id: str) -> None:
+        """Amigo answered these turns (one interaction)."""
+        await self._write(
+            update(TurnRow)
+            .where(TurnRow.id.in_(list(turn_ids)))
+            .values(state=TurnState.DONE, interaction_id=interaction_id)
+        )
+
+    async def turns_with_reply(self, reply_ts: str) -> list[Turn]:
+        """The turns answered by one reply (several when replies were joined)."""
+        rows = await self._scalars(
+            select(TurnRow).where(TurnRow.reply_ts == reply_ts).order_by(TurnRow.ts, TurnRow.id)
+        )
+        return [Turn.of(row) for row in rows]
+
+    async def fail_queued_turns(self, conversation_id: int, error: str) -> list[Turn]:
+        """Fail the turns still waiting on a conversation that cannot take them."""
+        waiting = (TurnRow.conversation_id == conversation_id, TurnRow.state == TurnState.QUEUED)
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(TurnRow).where(*waiting))).all()
+            turns = [Turn.of(row) for row in rows]
+            await session.execute(
+                update(TurnRow).where(*waiting).values(state=TurnState.FAILED, error=error[:200])
+            )
+            await session.commit()
+        return turns
+
+    async def turn_in_progress(self, conversation_id: int) -> bool:
+        """Whether one of the conversation's turns is being sent to Amigo right now."""
+        running = select(TurnRow.id).where(
+            TurnRow.conversation_id == conversation_id, TurnRow.state.in_(RUNNING)
+        )
+        return bool(await self._scalar(select(running.exists())))
