@@ -16,11 +16,7 @@ import socket
 import sys
 from collections.abc import Callable
 from importlib.metadata import version
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-import yaml
 
 from slackbot.config import (
     DatabaseSettings,
@@ -40,8 +36,6 @@ Build = Callable[[Settings], "Runtime"]
 log = logging.getLogger("slackbot")
 
 EXIT_CONFIG = 2
-MANIFEST = Path(__file__).resolve().parent / "manifest.yml"
-"""Shipped inside the package (a link to the repository's top-level `manifest.yml`)."""
 
 
 class StartupError(Exception):
@@ -208,126 +202,22 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 # -- check ---------------------------------------------------------------------
 
 
-def unreachable_reason(exc: BaseException) -> str:
-    """Why a request got no answer, in a few words (for `check` and logs)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
-        return "connection refused"
-    if any(isinstance(e, socket.gaierror) for e in chain) or "name or service" in text:
-        return "the host name cannot be resolved"
-    if any(isinstance(e, TimeoutError) for e in chain) or "timed out" in text:
-        return "no answer in time"
-    if "ssl" in text or "certificate" in text:
-        return "the TLS handshake failed"
-    return type(chain[-1]).__name__
-
-
-async def _check(settings: Settings) -> list[tuple[bool, str]]:
-    from slack_sdk.errors import SlackApiError
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from slackbot.amigo.client import AmigoClient
-    from slackbot.amigo.errors import AmigoError, AmigoTransportError
-    from slackbot.slack.web_port import web_client
-
-    results: list[tuple[bool, str]] = []
-    api = settings.slack_api_url
-    client = web_client(settings.slack_bot_token.get_secret_value(), api)
-    try:
-        auth = await client.auth_test()
-        results.append((True, f"Slack: signed in as {auth.get('user')} in {auth.get('team')}"))
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        results.append((False, f"Slack: SLACK_BOT_TOKEN was refused by auth.test ({error})"))
-    except Exception as exc:
-        results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
-    if settings.slack_app_token is not None:
-        app_client = AsyncWebClient(base_url=api, timeout=30)
-        token = settings.slack_app_token.get_secret_value()
-        try:
-            await app_client.apps_connections_open(app_token=token)
-            results.append((True, "Slack: SLACK_APP_TOKEN opens Socket Mode connections"))
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            results.append(
-                (
-                    False,
-                    f"Slack: SLACK_APP_TOKEN was refused by apps.connections.open ({error}); "
-                    "it must be the app-level token (xapp-...) with connections:write",
-                )
-            )
-        except Exception as exc:
-            results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
-    amigo = AmigoClient(
-        settings.amigo_base_url,
-        settings.amigo_organization_id,
-        settings.amigo_api_key.get_secret_value(),
-        settings.amigo_api_key_id.get_secret_value(),
-    )
-    try:
-        await amigo.get_conversations(
-            settings.amigo_user_id, service_ids=[settings.amigo_service_id], limit=1
-        )
-        results.append((True, f"Amigo: signed in as user {settings.amigo_user_id}"))
-    except AmigoTransportError as exc:
-        where = settings.amigo_base_url
-        results.append((False, f"Amigo: cannot reach {where} ({unreachable_reason(exc)})"))
-    except AmigoError as exc:
-        results.append((False, f"Amigo: {exc}"))
-    finally:
-        await amigo.aclose()
-    return results
-
-
 def cmd_check(_: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging("WARNING", settings.secrets())
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     print(f"ok   Settings: complete, checked for {mode}")
-    results = asyncio.run(_check(settings))
+    from slackbot.check import check
+
+    results = asyncio.run(check(settings))
     for ok, line in results:
         print(f"{'ok  ' if ok else 'FAIL'} {line}")
     return 0 if all(ok for ok, _ in results) else 1
 
 
-# -- manifest --------------------------------------------------------------------
-
-
-def render_manifest(url: str | None) -> str:
-    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    if url:
-        endpoint = url.rstrip("/") + "/slack/events"
-        settings = manifest["settings"]
-        settings["socket_mode_enabled"] = False
-        settings["event_subscriptions"]["request_url"] = endpoint
-        settings["interactivity"]["request_url"] = endpoint
-        for command in manifest["features"].get("slash_commands", []):
-            command["url"] = endpoint
-    return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True)
-
-
-def public_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be the app's public address, or None when it can."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return f"{url!r} is not a URL"
-    if parts.scheme != "https":
-        return "--url must be the app's public https:// address"
-    if not host:
-        return f"--url {url!r} has no host name; for example https://amigo-slack.example.com"
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return "--url must be a plain https://host[/path] address, without ?query, #part or user"
-    return None
-
-
 def cmd_manifest(args: argparse.Namespace) -> int:
+    from slackbot.manifest import public_url_problem, render_manifest
+
     url: str | None = args.url
     problem = public_url_problem(url) if url is not None else None
     if problem is not None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from slackbot.cli import MANIFEST, render_manifest
+from slackbot.manifest import MANIFEST, render_manifest
 
 SCHEMA = Path(__file__).with_name("slack-manifest.schema.1.0.0.json")
 REPOSITORY_MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
