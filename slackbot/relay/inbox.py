@@ -27,6 +27,7 @@ log = logging.getLogger("slackbot.inbox")
 START_GRACE_SECONDS = 120.0
 """How young a thread must be for a reply to wait for its conversation to start."""
 START_RECHECKS = (0.25, 0.5, 1.0, 2.0)
+"""Pauses between looks for a held reply's conversation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +78,18 @@ class _Turnstile:
 
 
 class Inbox:
-    def __init__(self, store: Store, slack: SlackPort, workers: Kicker) -> None:
+    def __init__(
+        self,
+        store: Store,
+        slack: SlackPort,
+        workers: Kicker,
+        *,
+        rechecks: tuple[float, ...] = START_RECHECKS,
+    ) -> None:
         self._store = store
         self._slack = slack
         self._workers = workers
+        self._rechecks = rechecks
         self._order: dict[ThreadKey, _Turnstile] = {}
 
     @asynccontextmanager
@@ -184,7 +193,7 @@ class Inbox:
         reply if it is its owner's, drop it otherwise."""
         thread = message.thread
         conversation: Conversation | None = None
-        for delay in (0.0, *START_RECHECKS):
+        for delay in (0.0, *self._rechecks):
             await asyncio.sleep(delay)
             latest = await self._store.latest_conversation(thread)
             if latest is not None:

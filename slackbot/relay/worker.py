@@ -89,6 +89,11 @@ class ThreadWorkers:
         if task is not None:
             self._workers[thread] = task
 
+    @property
+    def lost(self) -> frozenset[ThreadKey]:
+        """Threads whose lease another process took while this one ran them."""
+        return frozenset(self._lost)
+
     def stop(self) -> None:
         """Take no further turns; those running go on to their end."""
         self.stopping = True

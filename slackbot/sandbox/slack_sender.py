@@ -38,6 +38,8 @@ _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 _CLOCK = TsClock(last_digit=5)
+SLACK_EVENT_RETRIES = 3
+"""Slack sends an event again up to three times when a delivery fails."""
 
 
 def new_ts() -> str:
@@ -238,7 +240,11 @@ class SlackSender:
         signature: str | None = None,
     ) -> httpx.Response:
         """Send ``event`` in an ``event_callback`` envelope (``event_id`` generated if None;
-        read it back from :attr:`last_event_id` to send a retry)."""
+        read it back from :attr:`last_event_id` to send a retry).
+
+        Like Slack, a delivery that gets no answer at all (the connection broke) is sent
+        again, up to three times, as a retry of the same event.
+        """
         request = self.event_request(
             event,
             event_id=event_id,
@@ -249,6 +255,19 @@ class SlackSender:
         )
         if self.on_event is not None:
             self.on_event(dict(event))
+        event_id = self.last_event_id
+        for attempt in range(1, SLACK_EVENT_RETRIES + 1):
+            try:
+                return await self.send(request)
+            except httpx.TransportError:
+                request = self.event_request(
+                    event,
+                    event_id=event_id,
+                    retry_num=max(retry_num or 0, attempt),
+                    retry_reason="http_error",
+                    timestamp=timestamp,
+                    signature=signature,
+                )
         return await self.send(request)
 
     def mention(

@@ -7,6 +7,7 @@ handlers, installed on the client in :func:`web_client`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -103,10 +104,13 @@ class WebApiPort:
         posts: ChannelPacer | None = None,
         *,
         profile_seconds: float = PROFILE_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self._posts = posts or ChannelPacer()
-        self._profiles: TTLCache[str, Profile] = TTLCache(PROFILE_CACHE_SIZE, profile_seconds)
+        self._profiles: TTLCache[str, Profile] = TTLCache(
+            PROFILE_CACHE_SIZE, profile_seconds, timer=clock
+        )
 
     async def post_message(
         self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None

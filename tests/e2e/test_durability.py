@@ -191,3 +191,27 @@ async def test_a_malformed_line_is_skipped_and_the_reply_completes(harness: Harn
     await wait_reply_done(h, ts, count=2)
     assert h.bot_texts(ts)[-1] == "Despite the noise."
     assert (await turns(h))[-1].state == TurnState.DONE
+
+
+async def test_the_same_message_can_be_retried_again_and_again(harness: Harness) -> None:
+    h = harness
+    ts, reply_ts = await interrupted_thread(h)
+    for attempt in range(1, 6):
+        # Every retry is cut again, until the sixth try goes through.
+        last = attempt == 5
+        reply = Reply(text="Finally, a whole answer.", pieces=2)
+        h.amigo.queue_reply(reply if last else Reply(text="cut again", pieces=2, error_after=1))
+        value = retry_value(h, reply_ts)
+        assert (await click(h, ALICE, RETRY_ACTION, value, reply_ts, ts)).status_code == 200
+        sends = attempt + 1
+        await h.wait_for(
+            lambda sends=sends: len(h.amigo.calls_named("interact")) == sends,  # type: ignore[misc]
+            what=f"retry {attempt}",
+        )
+        await h.settle()
+        reply_ts = h.bot_replies(ts)[-1].ts
+    assert h.bot_texts(ts)[-1] == "Finally, a whole answer."
+    sent = [c.form["recorded_message"] for c in h.amigo.calls_named("interact") if c.form]
+    assert sent == ["please answer"] * 6
+    attempts = sorted(t.attempt for t in await turns(h) if t.text == "please answer")
+    assert attempts == [0, 1, 2, 3, 4, 5]

@@ -1,0 +1,35 @@
+"""How many database statements one turn costs, counted on the engine itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.e2e.conftest import ALICE, CHANNEL, Harness
+
+REPLY_TURN_MAX = 7
+"""Statements for a reply turn: claim, lease, queue, sending, done, release, look again.
+(Before the restructure it was 14, with the conversation row read three times.)"""
+
+
+async def test_a_reply_turn_costs_at_most_seven_statements(harness: Harness) -> None:
+    h = harness
+    ts = await h.sender.post_mention(ALICE, "<@UBOT> hello")
+    await h.wait_for(lambda: h.bot_texts(ts) == ["Echo: hello"], what="first reply")
+    await h.settle()
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 3)[0])
+
+    engine = h.runtime.store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await h.sender.post_message(ALICE, "again", channel=CHANNEL, thread_ts=ts)
+        await h.wait_for(lambda: h.bot_texts(ts)[-1:] == ["Echo: again"], what="second reply")
+        await h.settle()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) <= REPLY_TURN_MAX, statements

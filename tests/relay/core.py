@@ -1,0 +1,384 @@
+"""The relay core wired as the runtime wires it, on in-memory fakes of Slack and Amigo.
+
+No sockets and no subprocesses: the Slack and Amigo ports are plain objects that record
+what they were asked and answer as scripted; the store is the real one on a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from slackbot.amigo.errors import AmigoError
+from slackbot.amigo.events import (
+    AmigoEvent,
+    ConversationCreated,
+    InteractionComplete,
+    NewMessage,
+    UserMessageAvailable,
+)
+from slackbot.amigo.models import ConversationInfo, ConversationPage
+from slackbot.relay.controls import Controls, Permissions
+from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
+from slackbot.relay.executor import ExecutorConfig, TurnExecutor
+from slackbot.relay.inbox import Inbox, IncomingMessage, Routed
+from slackbot.relay.options import ActivePolicy, SuggestionsMode
+from slackbot.relay.ports import Blocks, Profile
+from slackbot.relay.recovery import Recovery
+from slackbot.relay.starts import Starts
+from slackbot.relay.stream import EditingReply
+from slackbot.relay.suggestions import ReplyMenu, Suggestions
+from slackbot.relay.tasks import TaskTracker
+from slackbot.relay.worker import ThreadWorkers, WorkerConfig
+from slackbot.store.db import create_engine
+from slackbot.store.models import Base, TurnRow
+from slackbot.store.records import Turn
+from slackbot.store.repo import Store, ThreadKey
+
+TEAM, CHANNEL = "T1", "C1"
+OWNER, OTHER, ADMIN = "U1", "U2", "UADMIN"
+SERVICE = "0123456789abcdef01234567"
+_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    """A Slack ts of now, later than every one before it."""
+    return f"{int(time.time())}.{next(_ts):06d}"
+
+
+async def all_turns(store: Store) -> list[Turn]:
+    """Every turn in the database, oldest first (the store itself only reads by thread)."""
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(select(TurnRow).order_by(TurnRow.id))
+        return [Turn.of(TurnRow(**row._mapping)) for row in rows]
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 3.0) -> None:
+    """Wait until ``predicate()`` (or what it returns, awaited) holds, looking again at
+    every turn of the event loop."""
+
+    async def holds() -> bool:
+        value = predicate()
+        return bool(await value if inspect.isawaitable(value) else value)
+
+    async with asyncio.timeout(timeout):
+        while not await holds():  # noqa: ASYNC110 - a condition with a deadline
+            await asyncio.sleep(0.001)
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    blocks: Blocks | None
+    versions: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        return self.versions[-1]
+
+    def actions(self) -> list[str]:
+        return [
+            element.get("action_id", "")
+            for block in self.blocks or []
+            if block.get("type") == "actions"
+            for element in block.get("elements") or []
+        ]
+
+
+def _shown(text: str, blocks: Blocks | None) -> str:
+    markdown = [str(b["text"]) for b in blocks or [] if b.get("type") == "markdown"]
+    return "\n".join(markdown) if markdown else text
+
+
+class MemorySlack:
+    """A :class:`~slackbot.relay.ports.SlackPort` that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, Posted] = {}
+        self.ephemerals: list[tuple[str, str]] = []  # (user, text)
+        self.admins: set[str] = set()
+        self.lookups: list[str] = []
+        self.fail_posts = 0
+
+    async def post_message(
+        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+    ) -> str:
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise RuntimeError("channel_not_found")
+        ts = new_ts()
+        self.messages[ts] = Posted(channel, ts, thread_ts, text, blocks, [_shown(text, blocks)])
+        return ts
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+    ) -> None:
+        message = self.messages[ts]
+        message.text, message.blocks = text, blocks
+        message.versions.append(_shown(text, blocks))
+
+    async def delete_message(self, channel: str, ts: str) -> None:
+        self.messages.pop(ts, None)
+
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> None:
+        self.ephemerals.append((user, text))
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        return f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+    async def message_text(self, channel: str, thread_ts: str, ts: str) -> str | None:
+        message = self.messages.get(ts)
+        return None if message is None else message.body
+
+    async def profile(self, user_id: str) -> Profile:
+        self.lookups.append(user_id)
+        return Profile(user_id, "First", user_id, f"Person {user_id}", None, user_id in self.admins)
+
+    def thread(self, thread_ts: str) -> list[Posted]:
+        return [m for m in self.messages.values() if m.thread_ts == thread_ts]
+
+    def told(self, user: str) -> list[str]:
+        return [text for who, text in self.ephemerals if who == user]
+
+
+Step = AmigoEvent | AmigoError | asyncio.Event
+"""What a scripted stream does next: send an event, raise an error, or wait for a set."""
+
+
+@dataclass
+class Call:
+    name: str
+    as_user: str
+    conversation_id: str | None = None
+    text: str | None = None
+
+
+class MemoryAmigo:
+    """An :class:`~slackbot.relay.ports.AmigoPort`: answers "Echo: <text>" unless scripted."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.scripts: deque[list[Step]] = deque()
+        self.unfinished: list[str] = []
+        self.tags: dict[str, str | None] = {}
+        self.fail: dict[str, AmigoError] = {}
+        self._ids = itertools.count(1)
+
+    def _id(self, kind: str) -> str:
+        return f"{kind[:2]}{next(self._ids):022d}"
+
+    def script(self, *steps: Step) -> None:
+        """The next stream (create or interact) does these steps instead of echoing."""
+        self.scripts.append(list(steps))
+
+    def named(self, name: str) -> list[Call]:
+        return [c for c in self.calls if c.name == name]
+
+    def _echo(self, text: str) -> list[Step]:
+        answer = f"Echo: {text}" if text else "Hello!"
+        return [
+            UserMessageAvailable(message_id=self._id("message"), user_message=text),
+            NewMessage(message=answer[: len(answer) // 2]),
+            NewMessage(message=answer[len(answer) // 2 :]),
+            InteractionComplete(
+                message_id=self._id("message"),
+                interaction_id=self._id("interaction"),
+                full_message=answer,
+            ),
+        ]
+
+    async def _stream(self, steps: list[Step]) -> AsyncIterator[AmigoEvent]:
+        for step in steps:
+            if isinstance(step, AmigoError):
+                raise step
+            if isinstance(step, asyncio.Event):
+                await step.wait()
+                continue
+            yield step
+
+    def create_conversation(
+        self,
+        as_user: str,
+        *,
+        service_id: str,
+        version_set: str = "release",
+        initial_message: str | None = None,
+    ) -> AsyncIterator[AmigoEvent]:
+        self.calls.append(Call("create", as_user, text=initial_message))
+        steps = self.scripts.popleft() if self.scripts else self._echo(initial_message or "")
+        if steps and isinstance(steps[0], AmigoError):
+            return self._stream(steps)
+        created: list[Step] = [ConversationCreated(conversation_id=self._id("conversation"))]
+        return self._stream(created + steps)
+
+    def interact(self, as_user: str, conversation_id: str, text: str) -> AsyncIterator[AmigoEvent]:
+        self.calls.append(Call("interact", as_user, conversation_id, text))
+        steps = self.scripts.popleft() if self.scripts else self._echo(text)
+        return self._stream(steps)
+
+    async def _maybe_fail(self, name: str) -> None:
+        error = self.fail.pop(name, None)
+        if error is not None:
+            raise error
+
+    async def finish_conversation(self, as_user: str, conversation_id: str) -> None:
+        self.calls.append(Call("finish", as_user, conversation_id))
+        await self._maybe_fail("finish")
+
+    async def modify_tags(
+        self,
+        as_user: str,
+        conversation_id: str,
+        *,
+        updates: Mapping[str, str | None] | None = None,
+        deletes: Iterable[str] = (),
+    ) -> None:
+        self.calls.append(Call("tags", as_user, conversation_id))
+        await self._maybe_fail("tags")
+        self.tags.update(updates or {})
+        for key in deletes:
+            self.tags.pop(key, None)
+
+    async def recommend_responses(
+        self, as_user: str, conversation_id: str, interaction_id: str
+    ) -> list[str]:
+        self.calls.append(Call("recommend", as_user, conversation_id, interaction_id))
+        await self._maybe_fail("recommend")
+        return ["Tell me more.", "Thanks!"]
+
+    async def get_conversations(self, as_user: str, **filters: Any) -> ConversationPage:
+        self.calls.append(Call("get_conversations", as_user))
+        ids = list(filters.get("ids") or []) or self.unfinished
+        infos = [
+            ConversationInfo(
+                id=i,
+                user_id=as_user,
+                created_at="2026-01-01T00:00:00Z",
+                is_finished=False,
+                tags=dict(self.tags),
+            )
+            for i in ids
+        ]
+        if filters.get("is_finished") is False:
+            self.unfinished = []
+        return ConversationPage(conversations=infos)
+
+    async def find_user_by_email(self, as_user: str, email: str) -> str | None:
+        return None
+
+    async def create_user(
+        self, as_user: str, *, first_name: str, last_name: str, email: str, role_name: str
+    ) -> str:
+        self.calls.append(Call("create_user", as_user, text=email))
+        return self._id("user")
+
+
+@dataclass
+class Core:
+    store: Store
+    slack: MemorySlack
+    amigo: MemoryAmigo
+    tasks: TaskTracker
+    workers: ThreadWorkers
+    inbox: Inbox
+    controls: Controls
+    recovery: Recovery
+    executor: TurnExecutor
+
+    async def say(
+        self, text: str, *, user: str = OWNER, thread_ts: str | None = None, mention: bool = True
+    ) -> tuple[str, Routed]:
+        """A person posts: a mention starting a thread, or a reply in one."""
+        ts = new_ts()
+        message = IncomingMessage(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            user_id=user,
+            ts=ts,
+            thread_ts=thread_ts,
+            text=text,
+            mentions_bot=mention and thread_ts is None,
+            is_dm=False,
+        )
+
+        async def prepare() -> IncomingMessage:
+            return message
+
+        return ts, await self.inbox.accept(message.thread, prepare)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self.tasks.wait_idle(), timeout)
+
+    def replies(self, thread_ts: str) -> list[str]:
+        return [m.body for m in self.slack.thread(thread_ts)]
+
+    def thread(self, thread_ts: str) -> ThreadKey:
+        return ThreadKey(TEAM, CHANNEL, thread_ts)
+
+
+async def build_core(
+    path: Path,
+    *,
+    holder: str = "here",
+    lease_seconds: float = 15.0,
+    coalesce: bool = True,
+    policy: ActivePolicy = "finish-previous",
+    suggestions: SuggestionsMode = "on-request",
+    retry_attempts: int = 2,
+    store: Store | None = None,
+    slack: MemorySlack | None = None,
+    amigo: MemoryAmigo | None = None,
+    rechecks: tuple[float, ...] = (0.01, 0.02),
+) -> Core:
+    """The relay as the runtime builds it (``store``/``slack``/``amigo`` shared to make a
+    second process on the same database)."""
+    if store is None:
+        store = Store(create_engine(f"sqlite+aiosqlite:///{path / 'relay.db'}"))
+        async with store.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+    slack = slack or MemorySlack()
+    amigo = amigo or MemoryAmigo()
+    tasks = TaskTracker()
+    identities = Identities(
+        store, amigo, slack, IdentityConfig("admin", "Role", "{user_id}@x.test")
+    )
+    conversations = Conversations(store, amigo, slack, policy)
+    offered = Suggestions(store, amigo, slack, suggestions)
+    executor = TurnExecutor(
+        store=store,
+        amigo=amigo,
+        slack=slack,
+        conversations=conversations,
+        starts=Starts(store, identities, conversations, SERVICE),
+        replies=lambda channel, thread_ts: EditingReply(slack, channel, thread_ts, min_interval=0),
+        extras=ReplyMenu(store, offered),
+        config=ExecutorConfig(SERVICE, retry_attempts=retry_attempts, retry_max_wait=0.0),
+    )
+    workers = ThreadWorkers(store, executor, tasks, WorkerConfig(holder, lease_seconds, coalesce))
+    inbox = Inbox(store, slack, workers, rechecks=rechecks)
+    permissions = Permissions(slack, frozenset({ADMIN}))
+    controls = Controls(
+        store=store,
+        amigo=amigo,
+        slack=slack,
+        conversations=conversations,
+        suggestions=offered,
+        permissions=permissions,
+        inbox=inbox,
+    )
+    recovery = Recovery(store, slack, workers, permissions.may_act)
+    return Core(store, slack, amigo, tasks, workers, inbox, controls, recovery, executor)

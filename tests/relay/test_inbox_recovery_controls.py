@@ -1,0 +1,221 @@
+"""Inbox claims, recovery after a stop, and the conversation controls, on the relay core."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slackbot.amigo.errors import AmigoConflict
+from slackbot.relay.commands import Finish, SetTags, Suggest
+from slackbot.relay.controls import Caller
+from slackbot.relay.inbox import IncomingMessage, Routed
+from slackbot.store.models import TurnState
+from slackbot.ui import blocks, messages
+from tests.relay.conftest import MakeCore
+from tests.relay.core import (
+    ADMIN,
+    CHANNEL,
+    OTHER,
+    OWNER,
+    TEAM,
+    all_turns,
+    eventually,
+    new_ts,
+)
+
+# -- inbox -------------------------------------------------------------------------
+
+
+async def test_a_message_delivered_twice_is_claimed_once(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, first = await core.say("hello")
+    message = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "hello", True, False)
+
+    async def again() -> IncomingMessage:
+        return message
+
+    assert first == Routed.STARTED
+    assert await core.inbox.accept(message.thread, again) == Routed.DUPLICATE
+    reply, routed = await core.say("more", thread_ts=root)
+    again_reply = IncomingMessage(TEAM, CHANNEL, OWNER, reply, root, "more", False, False)
+
+    async def reply_again() -> IncomingMessage:
+        return again_reply
+
+    assert routed == Routed.QUEUED
+    assert await core.inbox.accept(again_reply.thread, reply_again) == Routed.DUPLICATE
+    await core.settle()
+    assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
+        "hello",
+        "more",
+    ]
+
+
+async def test_someone_elses_replies_get_one_hint_and_reach_nobody(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    for text in ("me too", "and again"):
+        _, routed = await core.say(text, user=OTHER, thread_ts=root)
+        assert routed == Routed.NOT_OWNER
+    assert core.slack.told(OTHER) == [messages.not_owner_hint(OWNER)]
+    assert core.amigo.named("interact") == []
+
+
+async def test_a_reply_that_overtakes_its_mention_keeps_its_place(make_core: MakeCore) -> None:
+    core = await make_core(rechecks=(0.05, 0.1, 0.2))
+    root = new_ts()
+    early = IncomingMessage(TEAM, CHANNEL, OWNER, new_ts(), root, "second", False, False)
+    mention = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "first", True, False)
+
+    async def reply() -> IncomingMessage:
+        return early
+
+    async def start() -> IncomingMessage:
+        return mention
+
+    held = asyncio.ensure_future(core.inbox.accept(early.thread, reply))
+    await eventually(lambda: core.store.held_turn(early.thread, early.ts))  # held first
+    assert await core.inbox.accept(mention.thread, start) == Routed.STARTED
+    assert await held == Routed.QUEUED
+    await core.settle()
+    assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
+        "first",
+        "second",
+    ]
+
+
+async def test_a_held_reply_whose_conversation_never_comes_is_let_go(make_core: MakeCore) -> None:
+    core = await make_core(rechecks=(0.01, 0.01))
+    root = new_ts()
+    _, routed = await core.say("orphan", thread_ts=root)
+    assert routed == Routed.IGNORED
+    assert await all_turns(core.store) == []
+
+
+# -- recovery ----------------------------------------------------------------------
+
+
+async def test_a_reply_cut_by_a_stopped_process_is_marked_and_can_be_retried_once(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    gate = asyncio.Event()
+    core.amigo.script(gate)  # the reply never finishes in this process
+    await core.say("question", thread_ts=root)
+    await eventually(lambda: core.amigo.named("interact"))
+    # The process dies: its task is gone and its lease runs out.
+    core.workers.stop()
+    await core.tasks.drain(0)
+    (cut,) = [t for t in await all_turns(core.store) if t.text == "question"]
+    await core.store.set_turn_state(cut.id, TurnState.STREAMING)
+    await core.store.release_lease(core.thread(root), "here")
+
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    assert await restarted.recovery.sweep() == 1
+    reply = core.slack.messages[cut.reply_ts or ""]
+    assert reply.body.endswith(messages.REPLY_INTERRUPTED)
+    assert blocks.RETRY_ACTION in reply.actions()
+
+    assert await restarted.recovery.retry(cut.id, OTHER) == messages.retry_not_yours(OWNER)
+    assert await restarted.recovery.retry(cut.id, OWNER) is None
+    assert await restarted.recovery.retry(cut.id, OWNER) == messages.RETRY_ALREADY
+    await restarted.settle()
+    assert core.replies(root)[-1] == "Echo: question"
+    assert [c.text for c in core.amigo.named("interact")] == ["question", "question"]
+
+
+async def test_queued_turns_nobody_runs_are_started_by_the_sweep(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    core.workers.stop()
+    await core.say("waiting", thread_ts=root)  # queued, no worker
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep()
+    await restarted.settle()
+    assert core.replies(root)[-1] == "Echo: waiting"
+
+
+# -- controls ----------------------------------------------------------------------
+
+
+async def test_the_owner_or_an_admin_may_finish_others_may_not(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    thread = core.thread(root)
+    refused = await core.controls.run(Finish(), Caller(TEAM, OTHER), thread=thread)
+    assert refused == messages.not_allowed(OWNER)
+    answer = await core.controls.run(Finish(), Caller(TEAM, ADMIN), thread=thread)
+    assert answer is not None and "Finished the conversation" in answer
+    assert len(core.amigo.named("finish")) == 1
+    assert core.replies(root)[-1] == messages.finished_by(ADMIN)
+
+
+async def test_a_workspace_admin_may_act_as_slack_says(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    core.slack.admins.add(OTHER)
+    answer = await core.controls.run(
+        SetTags((("team", "sales"),)), Caller(TEAM, OTHER), thread=core.thread(root)
+    )
+    assert answer == messages.tags_set({"team": "sales"})
+    assert core.amigo.tags == {"team": "sales"}
+
+
+async def test_finishing_while_a_reply_streams_is_refused(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    gate = asyncio.Event()
+    core.amigo.script(gate, *core.amigo._echo("question"))
+    await core.say("question", thread_ts=root)
+    await eventually(lambda: core.amigo.named("interact"))
+    answer = await core.controls.run(Finish(), Caller(TEAM, OWNER), thread=core.thread(root))
+    assert answer == messages.CONVERSATION_BUSY
+    gate.set()
+    await core.settle()
+    assert core.amigo.named("finish") == []
+
+
+async def test_amigo_saying_finished_to_a_control_finishes_it_here(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    core.amigo.fail["tags"] = AmigoConflict(
+        409, '{"detail": "The conversation is already finished."}'
+    )
+    answer = await core.controls.run(
+        SetTags((("a", "b"),)), Caller(TEAM, OWNER), thread=core.thread(root)
+    )
+    assert answer == messages.CONVERSATION_COMPLETED
+    assert await core.store.open_conversations_of(TEAM, OWNER) == []
+
+
+async def test_a_chosen_suggestion_is_posted_and_relayed_once(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    thread = core.thread(root)
+    assert (
+        await core.controls.run(Suggest(), Caller(TEAM, OWNER), thread=thread, in_thread=True)
+        is None
+    )
+    (conversation,) = await core.store.open_conversations_of(TEAM, OWNER)
+    interaction = (await core.store.progress(conversation.id)).latest_interaction_id
+    assert interaction is not None
+    choose = core.controls.choose
+    chosen = await choose(
+        Caller(TEAM, OWNER), thread, interaction_id=interaction, text="Thanks!", buttons_ts=None
+    )
+    assert chosen is None
+    again = await choose(
+        Caller(TEAM, OWNER), thread, interaction_id=interaction, text="Thanks!", buttons_ts=None
+    )
+    assert again == messages.SUGGESTION_USED
+    await core.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["Thanks!"]
+    assert messages.suggestion_chosen(OWNER, "Thanks!") in core.replies(root)
