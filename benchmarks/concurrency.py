@@ -465,25 +465,20 @@ def app_env(slack: FakeSlack, amigo: FakeAmigo, database_url: str, replicas: int
     env = {k: v for k, v in os.environ.items() if k in keep}
     # The naive writer's app is `python -m benchmarks.naive_writer`, run from a work dir.
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    return env | {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "AMIGO_BASE_URL": amigo.url,
-        "AMIGO_ORGANIZATION_ID": amigo.organization_id,
-        "AMIGO_API_KEY": amigo.api_key,
-        "AMIGO_API_KEY_ID": amigo.api_key_id,
-        "AMIGO_USER_ID": amigo.admin_user_id,
-        "AMIGO_SERVICE_ID": SERVICE_ID,
-        "AMIGO_USER_ROLE": "DefaultUserRole",
-        "AMIGO_RETRY_MAX_WAIT_SECONDS": "5",
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "SLACK_EDITS_PER_MINUTE": f"{SLACK_EDITS_PER_MINUTE / replicas:g}",
-        "SLACK_EDIT_BURST": str(max(1, APP_EDIT_BURST // replicas)),
-        "SHUTDOWN_GRACE_SECONDS": "5",
-        "LOG_LEVEL": "INFO",
-    }
+    fakes = slack.app_settings(SIGNING_SECRET) | amigo.app_settings(SERVICE_ID)
+    return (
+        env
+        | {name.upper(): value for name, value in fakes.items()}
+        | {
+            "AMIGO_RETRY_MAX_WAIT_SECONDS": "5",
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "SLACK_EDITS_PER_MINUTE": f"{SLACK_EDITS_PER_MINUTE / replicas:g}",
+            "SLACK_EDIT_BURST": str(max(1, APP_EDIT_BURST // replicas)),
+            "SHUTDOWN_GRACE_SECONDS": "5",
+            "LOG_LEVEL": "INFO",
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -414,6 +414,18 @@ class FakeAmigo:
             raise RuntimeError("FakeAmigo is not started")
         return self._server.url
 
+    def app_settings(self, service_id: str) -> dict[str, str]:
+        """The app's Amigo settings (lower-case names) that point it at this fake."""
+        return {
+            "amigo_base_url": self.url,
+            "amigo_organization_id": self.organization_id,
+            "amigo_api_key": self.api_key,
+            "amigo_api_key_id": self.api_key_id,
+            "amigo_user_id": self.admin_user_id,
+            "amigo_service_id": service_id,
+            "amigo_user_role": "DefaultUserRole",
+        }
+
     # -- test controls -----------------------------------------------------
 
     def reset(self) -> None:

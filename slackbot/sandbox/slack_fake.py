@@ -563,6 +563,14 @@ class FakeSlack:
         """Prefix for fake ``response_url`` values (``SlackSender(response_url_base=...)``)."""
         return f"{self.url}/response"
 
+    def app_settings(self, signing_secret: str) -> dict[str, str]:
+        """The app's Slack settings (lower-case names) for HTTP mode against this fake."""
+        return {
+            "slack_bot_token": self.bot_token,
+            "slack_signing_secret": signing_secret,
+            "slack_api_url": self.api_url,
+        }
+
     def reset(self) -> None:
         """Forget everything (calls, messages, users, channels, faults, limits, latency,
         extra tokens, Socket Mode envelopes and acks; open Socket Mode connections stay)

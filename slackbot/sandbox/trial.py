@@ -304,10 +304,8 @@ async def _read_lines(source: TextIO, prompt: Callable[[], None]) -> AsyncIterat
 
 def _overrides(slack: FakeSlack, database_url: str) -> dict[str, Any]:
     return {
-        "slack_bot_token": slack.bot_token,
-        "slack_signing_secret": secrets.token_hex(16),
+        **slack.app_settings(secrets.token_hex(16)),
         "slack_app_token": "",
-        "slack_api_url": slack.api_url,
         "database_url": database_url,
         "shutdown_grace_seconds": 2.0,
         "slack_edit_interval_seconds": 0.2,
@@ -327,15 +325,7 @@ async def run_trial(source: TextIO, out: TextIO, *, database_url: str | None = N
         else:
             amigo = stack.enter_context(FakeAmigo())
             amigo.default_pieces, amigo.default_delay = 12, 0.05
-            overrides |= {
-                "amigo_base_url": amigo.url,
-                "amigo_organization_id": amigo.organization_id,
-                "amigo_api_key": amigo.api_key,
-                "amigo_api_key_id": amigo.api_key_id,
-                "amigo_user_id": amigo.admin_user_id,
-                "amigo_service_id": SERVICE_ID,
-                "amigo_user_role": "DefaultUserRole",
-            }
+            overrides |= amigo.app_settings(SERVICE_ID)
             where = "a fake Amigo agent that echoes what you write"
         try:
             settings = load_settings(**overrides)

@@ -64,17 +64,9 @@ class Harness:
 
 def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, database_url: str) -> dict[str, Any]:
     return {
-        "slack_bot_token": slack.bot_token,
-        "slack_signing_secret": SIGNING_SECRET,
+        **slack.app_settings(SIGNING_SECRET),
+        **amigo.app_settings(SERVICE_ID),
         "slack_app_token": "",
-        "slack_api_url": slack.api_url,
-        "amigo_base_url": amigo.url,
-        "amigo_organization_id": amigo.organization_id,
-        "amigo_api_key": amigo.api_key,
-        "amigo_api_key_id": amigo.api_key_id,
-        "amigo_user_id": amigo.admin_user_id,
-        "amigo_service_id": SERVICE_ID,
-        "amigo_user_role": "DefaultUserRole",
         "database_url": database_url,
         "slack_edit_interval_seconds": 0.3,
         "amigo_retry_max_wait_seconds": 2.0,
