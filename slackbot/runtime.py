@@ -17,6 +17,7 @@ from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.inbox import Inbox
+from slackbot.relay.mentions import Names
 from slackbot.relay.pacing import ChannelPacer, EditBudget
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.starts import Starts
@@ -25,6 +26,7 @@ from slackbot.relay.suggestions import ReplyMenu, Suggestions
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.worker import ThreadWorkers, WorkerConfig
 from slackbot.slack.app import SlackSurface
+from slackbot.slack.payloads import Identity
 from slackbot.slack.web_port import TOKEN_REFUSED, WebApiPort, web_client
 from slackbot.store.db import create_engine
 from slackbot.store.repo import Store
@@ -81,6 +83,7 @@ class Runtime:
             slack=self.port,
             conversations=conversations,
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
+            names=Names(self.port),
             replies=replies or self._reply,
             extras=ReplyMenu(self.store, suggestions),
             config=ExecutorConfig(
@@ -111,7 +114,11 @@ class Runtime:
             permissions=permissions,
             inbox=self.inbox,
         )
-        self.recovery = Recovery(self.store, self.port, self.workers, permissions.may_act)
+        self.recovery = Recovery(
+            self.store, self.port, self.inbox, self.workers, permissions.may_act
+        )
+        self.identity = Identity()
+        """Who the app is in Slack; learned from Slack at start-up (:meth:`introduce`)."""
         secret = s.slack_signing_secret
         self.slack = SlackSurface(
             client,
@@ -122,6 +129,7 @@ class Runtime:
             recovery=self.recovery,
             port=self.port,
             tasks=self.tasks,
+            identity=lambda: self.identity,
         )
 
     def _limited(self, method: str, retry_after: float) -> None:
@@ -152,6 +160,11 @@ class Runtime:
         except Exception as exc:
             log.warning("Slack: cannot reach %s yet (%s); going on", s.slack_api_url, exc)
         else:
+            self.identity = Identity(
+                bot_user_id=str(auth.get("user_id") or ""),
+                team_id=auth.get("team_id"),
+                app_id=await self._app_id(auth.get("bot_id")),
+            )
             log.info(
                 "Slack: workspace %s (%s), bot user @%s",
                 auth.get("team"),
@@ -166,6 +179,18 @@ class Runtime:
             s.amigo_version_set,
         )
         return None
+
+    async def _app_id(self, bot_id: object) -> str | None:
+        """The app's id, to refuse events meant for another app (None: not checked)."""
+        if not isinstance(bot_id, str):
+            return None
+        try:
+            info = await self.port.client.bots_info(bot=bot_id)
+        except Exception as exc:
+            log.warning("Slack: bots.info failed (%s); events are not checked by app", exc)
+            return None
+        app_id = (info.get("bot") or {}).get("app_id")
+        return str(app_id) if app_id else None
 
     async def start(self) -> None:
         """Pick up after the last stop (interrupted replies marked, queued turns run),

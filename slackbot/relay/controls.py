@@ -32,6 +32,7 @@ from slackbot.relay.ports import AmigoPort, SlackPort
 from slackbot.relay.suggestions import Refused, Suggestions, amigo_ids
 from slackbot.store.repo import Conversation, Store, ThreadKey
 from slackbot.ui import blocks, messages
+from slackbot.ui.escape import escape
 
 log = logging.getLogger("slackbot.controls")
 
@@ -263,18 +264,15 @@ class Controls:
                 )
             except Exception:
                 log.exception("could not replace the suggestion buttons in %s", thread.channel_id)
-
-        async def chosen() -> IncomingMessage:
-            return IncomingMessage(
-                team_id=thread.team_id,
-                channel_id=thread.channel_id,
-                user_id=owner,
-                ts=ts,
-                thread_ts=thread.thread_ts,
-                text=text,
-                mentions_bot=False,
-                is_dm=thread.channel_id.startswith("D"),
-            )
-
-        await self._inbox.accept(thread, chosen)
+        chosen = IncomingMessage(
+            team_id=thread.team_id,
+            channel_id=thread.channel_id,
+            user_id=owner,
+            ts=ts,
+            thread_ts=thread.thread_ts,
+            text=escape(text),  # saved in Slack's markup, like every message
+            mentions_bot=False,
+            is_dm=thread.channel_id.startswith("D"),
+        )
+        await self._inbox.accept(chosen)
         return None

@@ -23,6 +23,7 @@ from slackbot.amigo.events import (
     UserMessageAvailable,
 )
 from slackbot.relay.conversations import Conversations
+from slackbot.relay.mentions import Names
 from slackbot.relay.outcomes import Context, Effect, outcome_of
 from slackbot.relay.ports import AmigoPort, Blocks, SlackPort
 from slackbot.relay.starts import Starts
@@ -84,6 +85,7 @@ class TurnExecutor:
         slack: SlackPort,
         conversations: Conversations,
         starts: Starts,
+        names: Names,
         replies: ReplyFactory,
         extras: ReplyExtras,
         config: ExecutorConfig,
@@ -93,6 +95,7 @@ class TurnExecutor:
         self._slack = slack
         self._conversations = conversations
         self._starts = starts
+        self._names = names
         self._replies = replies
         self._extras = extras
         self._config = config
@@ -150,6 +153,7 @@ class TurnExecutor:
         self, conversation: Conversation, turn: Turn, reply: ReplySink, batch: Batch
     ) -> _Ended:
         """Send the turn, coming back while Amigo says to come back later."""
+        turn = replace(turn, text=await self._names.plain(turn.text))
         if turn.kind == TurnKind.START:
             prepared = await self._starts.prepare(conversation)
             if isinstance(prepared, str):

@@ -131,3 +131,25 @@ class ChannelPacer:
         if len(self._buckets) > 10_000:  # forget idle channels now and then
             for key in [k for k, b in self._buckets.items() if not b.waiting][:5_000]:
                 del self._buckets[key]
+
+
+class TokenBucket:
+    """``per_minute`` takes, ``burst`` at once; :meth:`try_take` never waits."""
+
+    def __init__(
+        self, per_minute: float, burst: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = per_minute / 60.0
+        self._capacity = float(max(1, burst))
+        self._tokens = self._capacity
+        self._clock = clock
+        self._stamp = clock()
+
+    def try_take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

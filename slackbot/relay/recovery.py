@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from slackbot.relay.inbox import Kicker
+from slackbot.relay.inbox import START_GRACE_SECONDS, Inbox, Kicker
 from slackbot.relay.ports import SlackPort
 from slackbot.store.models import TurnState
 from slackbot.store.repo import Conversation, Store, Turn
@@ -22,20 +22,31 @@ log = logging.getLogger("slackbot.recovery")
 
 MayAct = Callable[[str, Conversation], Awaitable[bool]]
 
+ROUTE_AFTER_SECONDS = 10.0
+"""A saved message not routed this long after it arrived was left by a stopped process."""
+
 
 class Recovery:
-    def __init__(self, store: Store, slack: SlackPort, workers: Kicker, may_act: MayAct) -> None:
+    def __init__(
+        self, store: Store, slack: SlackPort, inbox: Inbox, workers: Kicker, may_act: MayAct
+    ) -> None:
         self._store = store
         self._slack = slack
+        self._inbox = inbox
         self._workers = workers
         self._may_act = may_act
 
-    async def sweep(self) -> int:
-        """Mark turns whose process stopped (its thread lease ran out) as interrupted,
-        and start the threads whose queued turns nobody is running.
+    async def sweep(self, *, route_after: float = ROUTE_AFTER_SECONDS) -> int:
+        """Route saved messages a stopped process did not, let go of replies whose
+        thread never got its root, mark turns whose process stopped (its thread lease ran
+        out) as interrupted, and start the threads whose queued turns nobody runs.
 
         Returns how many turns were interrupted.
         """
+        for thread in await self._store.unrouted_threads(route_after):
+            await self._inbox.route(thread)
+        for thread in await self._store.threads_held_since(START_GRACE_SECONDS):
+            await self._inbox.resolve_held(thread, root_seen=True)
         orphans = await self._store.orphaned_running_turns()
         marked = set(await self._store.interrupt_turns([t.id for t in orphans], "process stopped"))
         seen_replies: set[str] = set()

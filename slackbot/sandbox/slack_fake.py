@@ -504,6 +504,7 @@ class FakeSlack:
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
             "users.info": self._users_info,
+            "bots.info": self._bots_info,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
@@ -1594,6 +1595,20 @@ class FakeSlack:
         if user is None:
             raise _SlackError("user_not_found")
         return {"user": copy.deepcopy(user)}
+
+    def _bots_info(self, args: Json) -> Json:
+        """Only the app's own bot is known: its id, app and user (as Slack answers)."""
+        if _str_arg(args, "bot") != self.bot_id:
+            raise _SlackError("bot_not_found")
+        return {
+            "bot": {
+                "id": self.bot_id,
+                "deleted": False,
+                "name": self.bot_name,
+                "app_id": self.app_id,
+                "user_id": self.bot_user_id,
+            }
+        }
 
     def _conversations_info(self, args: Json) -> Json:
         channel = _str_arg(args, "channel")

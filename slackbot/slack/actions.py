@@ -12,6 +12,7 @@ from slackbot.relay.commands import Command, Finish, ShowTags, Suggest
 from slackbot.relay.controls import Caller, Controls
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
+from slackbot.slack import payloads
 from slackbot.slack.commands import carry_out, tell
 from slackbot.store.repo import ThreadKey
 from slackbot.ui import blocks, messages
@@ -29,26 +30,8 @@ _SHORTCUTS: dict[str, Command] = {
 }
 
 
-def _caller(body: dict[str, Any], context: AsyncBoltContext) -> Caller:
-    team = context.team_id or (body.get("team") or {}).get("id") or ""
-    return Caller(team_id=str(team), user_id=str((body.get("user") or {}).get("id") or ""))
-
-
-def _action_thread(body: dict[str, Any], team_id: str) -> tuple[ThreadKey, str | None]:
-    """The thread a clicked message is in, and the clicked message's ts."""
-    container: dict[str, Any] = body.get("container") or {}
-    message: dict[str, Any] = body.get("message") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    message_ts = container.get("message_ts") or message.get("ts")
-    thread_ts = container.get("thread_ts") or message.get("thread_ts") or message_ts or ""
-    return ThreadKey(team_id, str(channel), str(thread_ts)), message_ts
-
-
-def _shortcut_thread(body: dict[str, Any], team_id: str) -> ThreadKey:
-    message: dict[str, Any] = body.get("message") or {}
-    channel = (body.get("channel") or {}).get("id") or ""
-    thread_ts = message.get("thread_ts") or body.get("message_ts") or message.get("ts") or ""
-    return ThreadKey(team_id, str(channel), str(thread_ts))
+def _caller(team: str | None, user: str, context: AsyncBoltContext) -> Caller:
+    return Caller(team_id=str(context.team_id or team or ""), user_id=user)
 
 
 def register_actions(
@@ -66,10 +49,12 @@ def register_actions(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
         await ack()
-        caller = _caller(body, context)
-        thread, _ = _action_thread(body, caller.team_id)
-        action: dict[str, Any] = (body.get("actions") or [{}])[0]
-        choice = (action.get("selected_option") or {}).get("value") or action.get("value")
+        click = payloads.parse(payloads.BlockActions, body, "reply menu choice")
+        if click is None or click.channel_id is None or click.thread_ts is None:
+            return
+        caller = _caller(click.team.id if click.team else None, click.user.id, context)
+        thread = ThreadKey(caller.team_id, click.channel_id, click.thread_ts)
+        choice = click.action.choice
         command = _MENU.get(str(choice))
         if command is None:
             log.warning("unknown reply menu choice %r", choice)
@@ -80,17 +65,19 @@ def register_actions(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
         await ack()
-        caller = _caller(body, context)
-        thread, buttons_ts = _action_thread(body, caller.team_id)
-        action: dict[str, Any] = (body.get("actions") or [{}])[0]
-        chosen = blocks.parse_suggestion_value(action.get("value"))
+        click = payloads.parse(payloads.BlockActions, body, "suggestion click")
+        if click is None or click.channel_id is None or click.thread_ts is None:
+            return
+        caller = _caller(click.team.id if click.team else None, click.user.id, context)
+        thread = ThreadKey(caller.team_id, click.channel_id, click.thread_ts)
+        chosen = blocks.parse_suggestion_value(click.action.value)
         where = {"channel": thread.channel_id, "user": caller.user_id}
         if chosen is None:
             await tell(respond, port, text=messages.SUGGESTION_STALE, **where)
             return
         interaction_id, text = chosen
         work = controls.choose(
-            caller, thread, interaction_id=interaction_id, text=text, buttons_ts=buttons_ts
+            caller, thread, interaction_id=interaction_id, text=text, buttons_ts=click.message_ts
         )
         tasks.spawn(
             carry_out(work, respond, port, thread_ts=thread.thread_ts, **where),
@@ -101,10 +88,13 @@ def register_actions(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
         await ack()
-        caller = _caller(body, context)
-        thread = _shortcut_thread(body, caller.team_id)
-        command = _SHORTCUTS[str(body.get("callback_id"))]
-        run_in_thread(command, caller, thread, respond, f"shortcut:{body.get('callback_id')}")
+        chosen = payloads.parse(payloads.MessageShortcut, body, "message shortcut")
+        if chosen is None:
+            return
+        caller = _caller(chosen.team.id if chosen.team else None, chosen.user.id, context)
+        thread = ThreadKey(caller.team_id, chosen.channel.id, chosen.thread_ts)
+        command = _SHORTCUTS[chosen.callback_id]
+        run_in_thread(command, caller, thread, respond, f"shortcut:{chosen.callback_id}")
 
     app.action(blocks.REPLY_MENU_ACTION)(menu)
     app.action(re.compile(rf"^{blocks.SUGGESTION_ACTION_PREFIX}\d+$"))(choose)

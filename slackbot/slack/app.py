@@ -7,8 +7,8 @@ listeners are thin and hand their work to the relay as tracked background tasks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
@@ -20,15 +20,19 @@ from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.actions import register_actions
 from slackbot.slack.commands import register_commands
+from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
+from slackbot.slack.payloads import Identity
 from slackbot.slack.retry import register_retry
 from slackbot.slack.web_port import WebApiPort
 
 
-def _skip_token_warning(record: logging.LogRecord) -> bool:
-    """Bolt warns that SLACK_BOT_TOKEN goes unused when a client is given; our client
-    is built from that very token, so the warning would only puzzle admins."""
-    return "`token` will be unused" not in record.getMessage()
+def _quiet_bolt(record: logging.LogRecord) -> bool:
+    """Bolt warns that SLACK_BOT_TOKEN goes unused when a client is given (our client is
+    built from that very token), and writes a long warning with sample code for every
+    request no listener handles (the edge logs those, briefly): neither helps an admin."""
+    message = record.getMessage()
+    return "`token` will be unused" not in message and not message.startswith("Unhandled request")
 
 
 class SlackSurface:
@@ -45,22 +49,25 @@ class SlackSurface:
         recovery: Recovery,
         port: WebApiPort,
         tasks: TaskTracker,
+        identity: Callable[[], Identity],
     ) -> None:
         bolt_log = logging.getLogger("slackbot.bolt")
-        bolt_log.addFilter(_skip_token_warning)
+        bolt_log.addFilter(_quiet_bolt)
         self.bolt = AsyncApp(
             client=client,
             signing_secret=signing_secret,
             # Socket Mode needs no signature: the connection itself is authenticated.
             request_verification_enabled=verify_requests,
+            # Slack hears back only when a listener returns: a message is saved first.
+            process_before_response=True,
             logger=bolt_log,
         )
-        register_events(self.bolt, inbox, port, tasks)
+        register_events(self.bolt, inbox, port, tasks, identity)
         register_commands(self.bolt, controls, port, tasks)
         register_actions(self.bolt, controls, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
-        self._http = AsyncSlackRequestHandler(self.bolt)
+        self._edge = Edge(self.bolt, signing_secret)
 
     async def handle(self, request: Request) -> Response:
         """POST /slack/events: events, slash commands and interactivity."""
-        return await self._http.handle(request)
+        return await self._edge.handle(request)

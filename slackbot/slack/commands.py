@@ -17,6 +17,7 @@ from slackbot.relay.commands import CommandError, Help, help_text, parse_command
 from slackbot.relay.controls import Caller, Controls
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
+from slackbot.slack import payloads
 from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.commands")
@@ -69,15 +70,18 @@ def register_commands(
     async def amigo(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
-        parsed = parse_command(str(body.get("text") or ""))
+        command = payloads.parse(payloads.SlashCommand, body, "/amigo command")
+        if command is None:
+            await ack(text=messages.COMMAND_UNREADABLE, response_type="ephemeral")
+            return
+        parsed = parse_command(command.text)
         if isinstance(parsed, CommandError | Help):
             text = parsed.message if isinstance(parsed, CommandError) else help_text(parsed)
             await ack(text=text, response_type="ephemeral")
             return
         await ack()
-        user = str(body.get("user_id") or "")
-        caller = Caller(team_id=str(context.team_id or body.get("team_id") or ""), user_id=user)
-        channel = str(body.get("channel_id") or "")
+        user, channel = command.user_id, command.channel_id
+        caller = Caller(team_id=str(context.team_id or command.team_id), user_id=user)
         work = controls.run(parsed, caller)
         tasks.spawn(
             carry_out(work, respond, port, channel=channel, user=user),

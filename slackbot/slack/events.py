@@ -1,67 +1,73 @@
-"""Bolt listeners for messages: thin, they only hand work to the relay.
+"""Bolt listeners for messages: save first, then let Slack have its ack.
 
-Slack wants a 2xx within 3 seconds, so a listener acknowledges at once (Bolt
-does that for events) and the real work runs as a tracked background task.
+The app runs with ``process_before_response``: Slack's 2xx (or the Socket Mode
+envelope's ack) goes out only when the listener returns, and the listener returns
+once the message is saved (one INSERT). Routing it, which may talk to Slack and
+Amigo, runs afterwards as a tracked background task. A message that cannot be
+saved gets a 503, so Slack delivers it again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
-from slackbot.relay.inbox import Inbox, IncomingMessage
+from slackbot.relay.inbox import Inbox, Recorded
+from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack.web_port import WebApiPort
-from slackbot.store.repo import ThreadKey
-from slackbot.ui.markup import slack_to_plain, strip_bot_mention
+from slackbot.slack.payloads import MAX_TEXT_CHARS, Identity, Refused, incoming_message
+from slackbot.store.db import explain_failure
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.events")
 
-# Message subtypes that are still a person talking in the thread.
-RELAYED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
-
-def register_events(app: AsyncApp, inbox: Inbox, port: WebApiPort, tasks: TaskTracker) -> None:
-    async def relay(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if event.get("bot_id") or event.get("subtype") not in RELAYED_SUBTYPES:
-            return
-        user = event.get("user")
-        if not user or user == context.bot_user_id:
-            return
-        tasks.spawn(
-            _receive(inbox, port, body, event, context.bot_user_id or ""),
-            name=f"event:{body.get('event_id', '?')}",
-        )
+def register_events(
+    app: AsyncApp,
+    inbox: Inbox,
+    port: SlackPort,
+    tasks: TaskTracker,
+    identity: Callable[[], Identity],
+) -> None:
+    async def relay(body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
+        me = identity()
+        if not me.bot_user_id and context.bot_user_id:
+            me = Identity(context.bot_user_id, me.team_id, me.app_id)
+        message = incoming_message(body, me)
+        if isinstance(message, Refused):
+            if message.warn:
+                log.warning("event %s not relayed: %s", body.get("event_id"), message.reason)
+            return None
+        if len(message.text) > MAX_TEXT_CHARS:
+            tasks.spawn(
+                port.post_ephemeral(
+                    message.channel_id,
+                    message.user_id,
+                    messages.message_too_long(len(message.text), MAX_TEXT_CHARS),
+                    message.thread_ts,
+                ),
+                name="too-long",
+            )
+            return None
+        try:
+            recorded = await inbox.record(message)
+        except Exception as exc:
+            log.error(
+                "could not save message %s of %s; Slack will deliver it again: %s",
+                message.ts,
+                message.channel_id,
+                explain_failure(exc),
+            )
+            return BoltResponse(status=503, body="")
+        if recorded == Recorded.SAVED:
+            tasks.spawn(inbox.route(message.thread), name=f"route:{message.thread.thread_ts}")
+        else:
+            log.debug("event %s: %s", message.event_id, recorded)
+        return None
 
     app.event("app_mention")(relay)
     app.event("message")(relay)
-
-
-async def _receive(
-    inbox: Inbox, port: WebApiPort, body: dict[str, Any], event: dict[str, Any], bot_user_id: str
-) -> None:
-    team_id = str(body.get("team_id") or event.get("team") or "")
-    channel, ts = str(event["channel"]), str(event["ts"])
-    thread_ts = event.get("thread_ts")
-
-    async def prepare() -> IncomingMessage:
-        raw = str(event.get("text") or "")
-        mentions_bot = event.get("type") == "app_mention" or (
-            bool(bot_user_id) and f"<@{bot_user_id}" in raw
-        )
-        text = await slack_to_plain(strip_bot_mention(raw, bot_user_id), port.display_name)
-        return IncomingMessage(
-            team_id=team_id,
-            channel_id=channel,
-            user_id=str(event["user"]),
-            ts=ts,
-            thread_ts=thread_ts,
-            text=text,
-            mentions_bot=mentions_bot,
-            is_dm=event.get("channel_type") == "im",
-            event_id=body.get("event_id"),
-        )
-
-    await inbox.accept(ThreadKey(team_id, channel, thread_ts or ts), prepare)

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
+from slackbot.slack import payloads
 from slackbot.slack.web_port import WebApiPort
 from slackbot.ui import blocks, messages
 
@@ -17,30 +18,31 @@ log = logging.getLogger("slackbot.retry")
 
 def register_retry(app: AsyncApp, recovery: Recovery, port: WebApiPort, tasks: TaskTracker) -> None:
     @app.action(blocks.RETRY_ACTION)
-    async def on_retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_retry(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        tasks.spawn(_retry(recovery, port, body, action), name="retry")
+        click = payloads.parse(payloads.BlockActions, body, "Retry click")
+        if click is not None and click.channel_id is not None:
+            tasks.spawn(_retry(recovery, port, click, click.channel_id), name="retry")
 
 
 async def _retry(
-    recovery: Recovery, port: WebApiPort, body: dict[str, Any], action: dict[str, Any]
+    recovery: Recovery, port: WebApiPort, click: payloads.BlockActions, channel: str
 ) -> None:
-    user = str(body.get("user", {}).get("id", ""))
-    channel = str(body.get("channel", {}).get("id", ""))
-    message: dict[str, Any] = body.get("message") or {}
-    thread_ts = message.get("thread_ts") or message.get("ts")
-    try:
-        turn_id = int(action.get("value", ""))
-    except ValueError:
+    user = click.user.id
+    thread_ts = click.thread_ts
+    value = click.action.value or ""
+    if not value.isdigit():
         await port.post_ephemeral(channel, user, messages.RETRY_UNKNOWN, thread_ts)
         return
-    refusal = await recovery.retry(turn_id, user)
+    refusal = await recovery.retry(int(value), user)
     if refusal is not None:
         await port.post_ephemeral(channel, user, refusal, thread_ts)
         return
+    if click.message is None:
+        return
     # The button has done its job: swap it for a note, keep the rest of the reply.
-    shown = blocks.retry_queued(message.get("blocks") or [])
+    shown = blocks.retry_queued(click.message.blocks)
     try:
-        await port.update_message(channel, str(message["ts"]), str(message.get("text", "")), shown)
+        await port.update_message(channel, click.message.ts, click.message.text, shown)
     except Exception:
         log.exception("could not take the Retry button away in %s", channel)

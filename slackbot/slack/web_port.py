@@ -177,10 +177,3 @@ class WebApiPort:
         )
         self._profiles[user_id] = profile
         return profile
-
-    async def display_name(self, user_id: str) -> str | None:
-        try:
-            return (await self.profile(user_id)).display_name
-        except Exception:
-            log.warning("could not look up Slack user %s", user_id)
-            return None

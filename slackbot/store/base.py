@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Executable
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +23,11 @@ class StoreBase:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def _insert_or(self, model: Any) -> Any:
+        """An INSERT that can say what to do on a conflict (``on_conflict_do_...``):
+        both backends have one, each in its own dialect."""
+        return (postgresql_insert if self.dialect == "postgresql" else sqlite_insert)(model)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import ColumnElement, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slackbot.store.base import StoreBase
@@ -11,7 +11,7 @@ from slackbot.store.models import (
     ConversationRow,
     ConversationState,
     HintRow,
-    ProcessedEventRow,
+    InboundRow,
     TurnKind,
     TurnRow,
     TurnState,
@@ -47,10 +47,21 @@ def _queued(
     )
 
 
-class Claims(StoreBase):
-    async def claim_event(self, event_id: str) -> bool:
-        return await self._insert(ProcessedEventRow(event_id=event_id))
+def _unrouted_in(thread: ThreadKey) -> ColumnElement[bool]:
+    """A message of the thread is saved but not routed yet."""
+    return (
+        select(InboundRow.id)
+        .where(
+            InboundRow.team_id == thread.team_id,
+            InboundRow.channel_id == thread.channel_id,
+            or_(InboundRow.thread_ts == thread.thread_ts, InboundRow.ts == thread.thread_ts),
+            InboundRow.routed_at.is_(None),
+        )
+        .exists()
+    )
 
+
+class Claims(StoreBase):
     async def claim_hint(self, thread: ThreadKey, user_id: str, kind: str) -> bool:
         """True the first time this hint is given to this user in this thread."""
         return await self._insert(
@@ -91,6 +102,7 @@ class Claims(StoreBase):
             ConversationRow.thread_ts == thread.thread_ts,
             ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
             ConversationRow.owner_user_id == user_id,
+            ~_unrouted_in(thread),  # an earlier message of the thread goes first
         )
         columns = [
             "team_id",
@@ -167,6 +179,7 @@ class Claims(StoreBase):
 
         The row keeps the message's place in the thread's order; it has no
         conversation until :meth:`attach_turn`, and is dropped if none comes.
+        None when the message was claimed before.
         """
         row = _queued(thread, ts=ts, user_id=user_id, text=text, conversation_id=None)
         return Turn.of(row) if await self._insert(row) else None

@@ -71,7 +71,7 @@ def _sqlite_path(parsed: URL) -> Path | str:
     return Path(database).expanduser().resolve()
 
 
-def _reason(exc: BaseException) -> str:
+def explain_failure(exc: BaseException) -> str:
     """The most telling cause in an exception chain, in a few words."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
@@ -95,7 +95,7 @@ def _reason(exc: BaseException) -> str:
 
 def explain(url: str, exc: BaseException) -> str:
     """One sentence for an admin: which database, and what is wrong with it."""
-    return f"cannot use the database ({describe(url)}): {_reason(exc)}"
+    return f"cannot use the database ({describe(url)}): {explain_failure(exc)}"
 
 
 def check_location(url: str) -> None:

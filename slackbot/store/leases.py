@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from slackbot.store.base import StoreBase
 from slackbot.store.models import ThreadLeaseRow, TurnRow, TurnState, utcnow
@@ -53,9 +50,8 @@ class Leases(StoreBase):
         """
         now = utcnow()
         until = now + timedelta(seconds=seconds)
-        insert: Any = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
         statement = (
-            insert(ThreadLeaseRow)
+            self._insert_or(ThreadLeaseRow)
             .values(
                 team_id=thread.team_id,
                 channel_id=thread.channel_id,

@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -138,13 +148,33 @@ class ThreadLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ProcessedEventRow(Base):
-    """Slack event ids already taken, so a redelivery does nothing."""
+class InboundRow(Base):
+    """A person's message as Slack delivered it, saved before Slack gets its ack.
 
-    __tablename__ = "processed_events"
+    Messages that cannot be queued as a reply at once (a mention, a DM, a reply whose
+    conversation is not known yet) wait here until they are routed; ``routed_at`` says
+    when. Unique by (team, channel, ts): a redelivery, or the second event of a mention,
+    finds the row taken.
+    """
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "inbound"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts", name="uq_inbound_message"),
+        Index("ix_inbound_unrouted", "routed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    mentions_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    event_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HintRow(Base):

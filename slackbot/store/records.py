@@ -12,6 +12,7 @@ from slackbot.store.models import (
     OPEN_CONVERSATION_STATES,
     ConversationRow,
     ConversationState,
+    InboundRow,
     TurnKind,
     TurnRow,
     TurnState,
@@ -25,6 +26,44 @@ class ThreadKey:
     team_id: str
     channel_id: str
     thread_ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A person's message as Slack delivered it: ``text`` is still in Slack's markup
+    (the bot's mention removed); it becomes plain text just before it goes to Amigo."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    mentions_bot: bool
+    is_dm: bool
+    event_id: str | None = None
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(self.team_id, self.channel_id, self.thread_ts or self.ts)
+
+    @property
+    def top_level(self) -> bool:
+        return self.thread_ts is None or self.thread_ts == self.ts
+
+    @classmethod
+    def of(cls, row: InboundRow) -> IncomingMessage:
+        return cls(
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            user_id=row.user_id,
+            ts=row.ts,
+            thread_ts=row.thread_ts,
+            text=row.text,
+            mentions_bot=row.mentions_bot,
+            is_dm=row.is_dm,
+            event_id=row.event_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from slackbot.store.claims import Claims
 from slackbot.store.conversations import Conversations
+from slackbot.store.inbound import Inbound
 from slackbot.store.leases import Leases
-from slackbot.store.records import Conversation, Progress, Queue, ThreadKey, Turn
+from slackbot.store.records import (
+    Conversation,
+    IncomingMessage,
+    Progress,
+    Queue,
+    ThreadKey,
+    Turn,
+)
 from slackbot.store.turns import Turns
 
-__all__ = ["Conversation", "Progress", "Queue", "Store", "ThreadKey", "Turn"]
+__all__ = [
+    "Conversation",
+    "IncomingMessage",
+    "Progress",
+    "Queue",
+    "Store",
+    "ThreadKey",
+    "Turn",
+]
 
 
-class Store(Claims, Leases, Conversations, Turns):
+class Store(Inbound, Claims, Leases, Conversations, Turns):
     """One object for the whole store; its parts live in the modules named above."""

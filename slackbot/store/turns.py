@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
 from slackbot.store.base import StoreBase
-from slackbot.store.models import ConversationRow, TurnKind, TurnRow, TurnState
+from slackbot.store.models import ConversationRow, TurnKind, TurnRow, TurnState, utcnow
 from slackbot.store.records import Conversation, Queue, ThreadKey, Turn
 
 RUNNING = (TurnState.SENDING, TurnState.STREAMING)
@@ -41,14 +42,28 @@ class Turns(StoreBase):
         first = rows[0][1] if rows else None
         return Queue(turns, Conversation.of(first) if first is not None else None)
 
-    async def held_turn(self, thread: ThreadKey, ts: str) -> Turn | None:
-        """A reply held for its thread's conversation to start (queued, no conversation)."""
+    async def held_turns(self, thread: ThreadKey) -> list[Turn]:
+        """Replies held for the thread's conversation to start (queued, no conversation)."""
         rows = await self._scalars(
-            select(TurnRow).where(
-                *_queued_in(thread), TurnRow.ts == ts, TurnRow.conversation_id.is_(None)
-            )
+            select(TurnRow)
+            .where(*_queued_in(thread), TurnRow.conversation_id.is_(None))
+            .order_by(TurnRow.ts, TurnRow.id)
         )
-        return Turn.of(rows[0]) if rows else None
+        return [Turn.of(row) for row in rows]
+
+    async def threads_held_since(self, seconds: float) -> list[ThreadKey]:
+        """Threads with a reply held longer than ``seconds``."""
+        before = utcnow() - timedelta(seconds=seconds)
+        rows = await self._rows(
+            select(TurnRow.team_id, TurnRow.channel_id, TurnRow.thread_ts)
+            .where(
+                TurnRow.state == TurnState.QUEUED,
+                TurnRow.conversation_id.is_(None),
+                TurnRow.created_at < before,
+            )
+            .distinct()
+        )
+        return [ThreadKey(*row) for row in rows]
 
     async def has_queued_turns(self, thread: ThreadKey) -> bool:
         """Whether turns wait that a worker could take (held replies do not count)."""

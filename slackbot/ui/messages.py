@@ -67,6 +67,13 @@ UNFINISHED_ELSEWHERE = (
 MESSAGE_EMPTY = "_There was nothing to send: the message had no text._"
 
 
+def message_too_long(length: int, limit: int) -> str:
+    return (
+        f":warning: Your message is {length:,} characters long, so it was not sent to Amigo: "
+        f"it can take at most {limit:,}. Please shorten it and send it again."
+    )
+
+
 # -- conversation lifecycle ---------------------------------------------------
 
 CONVERSATION_COMPLETED = (
@@ -308,6 +315,9 @@ def suggestion_chosen_note(user_id: str, text: str) -> str:
 
 # Amigo failures of the conversation controls.
 
+COMMAND_UNREADABLE = (
+    ":warning: Slack sent that command in a form I could not read, so nothing happened."
+)
 COMMAND_FAILED = ":warning: Something went wrong on my side, so that did not happen. Try again."
 AMIGO_TOO_MANY_TAGS = ":warning: Amigo refused: a conversation cannot have more than 20 tags."
 AMIGO_UNAVAILABLE = (

@@ -30,7 +30,8 @@ from slackbot.amigo.models import ConversationInfo, ConversationPage
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.executor import ExecutorConfig, TurnExecutor
-from slackbot.relay.inbox import Inbox, IncomingMessage, Routed
+from slackbot.relay.inbox import Inbox, IncomingMessage, Recorded, Routed
+from slackbot.relay.mentions import Names
 from slackbot.relay.options import ActivePolicy, SuggestionsMode
 from slackbot.relay.ports import Blocks, Profile
 from slackbot.relay.recovery import Recovery
@@ -302,7 +303,8 @@ class Core:
     async def say(
         self, text: str, *, user: str = OWNER, thread_ts: str | None = None, mention: bool = True
     ) -> tuple[str, Routed]:
-        """A person posts: a mention starting a thread, or a reply in one."""
+        """A person posts: a mention starting a thread, or a reply in one. Saved as the
+        Slack layer saves it, then routed."""
         ts = new_ts()
         message = IncomingMessage(
             team_id=TEAM,
@@ -314,11 +316,16 @@ class Core:
             mentions_bot=mention and thread_ts is None,
             is_dm=False,
         )
+        return ts, await self.deliver(message)
 
-        async def prepare() -> IncomingMessage:
-            return message
-
-        return ts, await self.inbox.accept(message.thread, prepare)
+    async def deliver(self, message: IncomingMessage) -> Routed:
+        recorded = await self.inbox.record(message)
+        if recorded == Recorded.QUEUED:
+            return Routed.QUEUED
+        if recorded == Recorded.DUPLICATE:
+            return Routed.DUPLICATE
+        routed = await self.inbox.route(message.thread)
+        return routed[-1] if routed else Routed.DUPLICATE
 
     async def settle(self, timeout: float = 5.0) -> None:
         await asyncio.wait_for(self.tasks.wait_idle(), timeout)
@@ -342,7 +349,6 @@ async def build_core(
     store: Store | None = None,
     slack: MemorySlack | None = None,
     amigo: MemoryAmigo | None = None,
-    rechecks: tuple[float, ...] = (0.01, 0.02),
 ) -> Core:
     """The relay as the runtime builds it (``store``/``slack``/``amigo`` shared to make a
     second process on the same database)."""
@@ -364,12 +370,13 @@ async def build_core(
         slack=slack,
         conversations=conversations,
         starts=Starts(store, identities, conversations, SERVICE),
+        names=Names(slack),
         replies=lambda channel, thread_ts: EditingReply(slack, channel, thread_ts, min_interval=0),
         extras=ReplyMenu(store, offered),
         config=ExecutorConfig(SERVICE, retry_attempts=retry_attempts, retry_max_wait=0.0),
     )
     workers = ThreadWorkers(store, executor, tasks, WorkerConfig(holder, lease_seconds, coalesce))
-    inbox = Inbox(store, slack, workers, rechecks=rechecks)
+    inbox = Inbox(store, slack, workers)
     permissions = Permissions(slack, frozenset({ADMIN}))
     controls = Controls(
         store=store,
@@ -380,5 +387,5 @@ async def build_core(
         permissions=permissions,
         inbox=inbox,
     )
-    recovery = Recovery(store, slack, workers, permissions.may_act)
+    recovery = Recovery(store, slack, inbox, workers, permissions.may_act)
     return Core(store, slack, amigo, tasks, workers, inbox, controls, recovery, executor)

@@ -7,7 +7,7 @@ import asyncio
 from slackbot.amigo.errors import AmigoConflict
 from slackbot.relay.commands import Finish, SetTags, Suggest
 from slackbot.relay.controls import Caller
-from slackbot.relay.inbox import IncomingMessage, Routed
+from slackbot.relay.inbox import IncomingMessage, Recorded, Routed
 from slackbot.store.models import TurnState
 from slackbot.ui import blocks, messages
 from tests.relay.conftest import MakeCore
@@ -29,20 +29,12 @@ async def test_a_message_delivered_twice_is_claimed_once(make_core: MakeCore) ->
     core = await make_core()
     root, first = await core.say("hello")
     message = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "hello", True, False)
-
-    async def again() -> IncomingMessage:
-        return message
-
     assert first == Routed.STARTED
-    assert await core.inbox.accept(message.thread, again) == Routed.DUPLICATE
+    assert await core.deliver(message) == Routed.DUPLICATE
     reply, routed = await core.say("more", thread_ts=root)
-    again_reply = IncomingMessage(TEAM, CHANNEL, OWNER, reply, root, "more", False, False)
-
-    async def reply_again() -> IncomingMessage:
-        return again_reply
-
     assert routed == Routed.QUEUED
-    assert await core.inbox.accept(again_reply.thread, reply_again) == Routed.DUPLICATE
+    again = IncomingMessage(TEAM, CHANNEL, OWNER, reply, root, "more", False, False)
+    assert await core.deliver(again) == Routed.DUPLICATE
     await core.settle()
     assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
         "hello",
@@ -62,34 +54,63 @@ async def test_someone_elses_replies_get_one_hint_and_reach_nobody(make_core: Ma
 
 
 async def test_a_reply_that_overtakes_its_mention_keeps_its_place(make_core: MakeCore) -> None:
-    core = await make_core(rechecks=(0.05, 0.1, 0.2))
+    core = await make_core()
     root = new_ts()
     early = IncomingMessage(TEAM, CHANNEL, OWNER, new_ts(), root, "second", False, False)
+    other = IncomingMessage(TEAM, CHANNEL, OTHER, new_ts(), root, "me too", False, False)
     mention = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "first", True, False)
-
-    async def reply() -> IncomingMessage:
-        return early
-
-    async def start() -> IncomingMessage:
-        return mention
-
-    held = asyncio.ensure_future(core.inbox.accept(early.thread, reply))
-    await eventually(lambda: core.store.held_turn(early.thread, early.ts))  # held first
-    assert await core.inbox.accept(mention.thread, start) == Routed.STARTED
-    assert await held == Routed.QUEUED
+    assert await core.deliver(early) == Routed.HELD
+    assert await core.deliver(other) == Routed.HELD
+    assert await core.deliver(mention) == Routed.STARTED
     await core.settle()
     assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
         "first",
         "second",
     ]
+    assert core.slack.told(OTHER) == [messages.not_owner_hint(OWNER)]
 
 
-async def test_a_held_reply_whose_conversation_never_comes_is_let_go(make_core: MakeCore) -> None:
-    core = await make_core(rechecks=(0.01, 0.01))
+async def test_held_replies_whose_root_starts_nothing_are_let_go(make_core: MakeCore) -> None:
+    core = await make_core()
     root = new_ts()
-    _, routed = await core.say("orphan", thread_ts=root)
-    assert routed == Routed.IGNORED
+    _, routed = await core.say("a reply", thread_ts=root)
+    assert routed == Routed.HELD
+    plain_root = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "no mention", False, False)
+    assert await core.deliver(plain_root) == Routed.IGNORED
     assert await all_turns(core.store) == []
+    assert core.amigo.calls == []
+
+
+async def test_a_held_reply_survives_a_restart_and_goes_when_its_root_arrives(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core()
+    root = new_ts()
+    _, routed = await core.say("early", thread_ts=root)
+    assert routed == Routed.HELD
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    mention = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "root", True, False)
+    assert await restarted.deliver(mention) == Routed.STARTED
+    await restarted.settle()
+    assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
+        "root",
+        "early",
+    ]
+
+
+async def test_a_message_saved_by_a_process_that_stopped_is_routed_by_the_sweep(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core()
+    mention = IncomingMessage(
+        TEAM, CHANNEL, OWNER, new_ts(), None, "saved, then a crash", True, False
+    )
+    assert await core.inbox.record(mention) == Recorded.SAVED  # acked; never routed here
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep(route_after=0)
+    await restarted.settle()
+    assert [c.text for c in core.amigo.named("create")] == ["saved, then a crash"]
+    assert core.replies(mention.ts) == ["Echo: saved, then a crash"]
 
 
 # -- recovery ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import inspect
 
 from slackbot.store.db import create_engine, migrate
 from slackbot.store.models import Base, ConversationState, TurnState
-from slackbot.store.repo import Store, ThreadKey
+from slackbot.store.repo import IncomingMessage, Store, ThreadKey
 from tests.databases import fresh_database
 
 THREAD = ThreadKey("T1", "C1", "1700000000.000100")
@@ -32,10 +33,14 @@ async def test_migrations_create_every_table_of_the_models(store: Store) -> None
     assert set(Base.metadata.tables) <= tables
 
 
-async def test_an_event_id_is_claimed_once(store: Store) -> None:
-    assert await store.claim_event("Ev1")
-    assert not await store.claim_event("Ev1")
-    assert await store.claim_event("Ev2")
+async def test_a_message_is_saved_once_however_often_it_is_delivered(store: Store) -> None:
+    message = IncomingMessage("T1", "C1", "U1", THREAD.thread_ts, None, "hi", True, False, "Ev1")
+    first = await store.record_inbound(message)
+    assert first is not None
+    assert await store.record_inbound(replace(message, event_id="Ev2")) is None
+    assert [i for i, _ in await store.unrouted_of(THREAD)] == [first]
+    await store.mark_routed(first)
+    assert await store.unrouted_of(THREAD) == []
 
 
 async def test_a_message_starts_one_conversation_and_is_claimed_once(store: Store) -> None:

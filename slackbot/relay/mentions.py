@@ -1,0 +1,65 @@
+"""Slack markup to the plain text Amigo reads, with bounded user lookups.
+
+A message full of ``<@U…>`` must not become hundreds of ``users.info`` calls: names are
+cached (and so are failed lookups, for a shorter while), at most a few new ones are
+looked up per message, and all of them within a share of Slack's budget for the method.
+A mention that is not looked up keeps the label Slack gave it, or its user id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from cachetools import TTLCache
+
+from slackbot.relay.pacing import TokenBucket
+from slackbot.relay.ports import SlackPort
+from slackbot.ui.markup import slack_to_plain
+
+log = logging.getLogger("slackbot.mentions")
+
+LOOKUPS_PER_MESSAGE = 20
+NAME_SECONDS = 600.0
+FAILURE_SECONDS = 60.0
+USERS_INFO_PER_MINUTE = 100
+"""`users.info` is a Tier 4 method (100+ a minute); the app keeps to that."""
+
+
+class Names:
+    def __init__(
+        self,
+        slack: SlackPort,
+        *,
+        per_message: int = LOOKUPS_PER_MESSAGE,
+        per_minute: float = USERS_INFO_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._slack = slack
+        self._per_message = per_message
+        self._budget = TokenBucket(per_minute, per_message, clock=clock)
+        self._names: TTLCache[str, str] = TTLCache(10_000, NAME_SECONDS, timer=clock)
+        self._failed: TTLCache[str, bool] = TTLCache(10_000, FAILURE_SECONDS, timer=clock)
+
+    async def plain(self, text: str) -> str:
+        """``text`` in Slack's markup as plain text, mentions as ``@Name``."""
+        left = self._per_message
+
+        async def name(user_id: str) -> str | None:
+            nonlocal left
+            if user_id in self._names:
+                return self._names[user_id]
+            if user_id in self._failed or left <= 0 or not self._budget.try_take():
+                return None
+            left -= 1
+            try:
+                found = (await self._slack.profile(user_id)).display_name
+            except Exception:
+                log.warning("could not look up Slack user %s", user_id)
+                self._failed[user_id] = True
+                return None
+            self._names[user_id] = found
+            return found
+
+        return await slack_to_plain(text, name)
