@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
+from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
@@ -48,6 +49,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, replies: ReplyFactory | None = None) -> None:
         s = self.settings = settings
+        self.metrics = Metrics()
         self._sweeper: asyncio.Task[None] | None = None
         self.tasks = TaskTracker()
         self.store = Store(create_engine(s.database_url))
@@ -57,10 +59,14 @@ class Runtime:
             s.amigo_api_key.get_secret_value(),
             s.amigo_api_key_id.get_secret_value(),
             stream_idle_timeout=s.amigo_stream_idle_timeout_seconds,
+            on_response=self.metrics.amigo_call,
         )
         self.edit_budget = EditBudget(s.slack_edits_per_minute, s.slack_edit_burst)
         client = web_client(
-            s.slack_bot_token.get_secret_value(), s.slack_api_url, on_rate_limited=self._limited
+            s.slack_bot_token.get_secret_value(),
+            s.slack_api_url,
+            on_rate_limited=self._limited,
+            observe=self.metrics.slack_call,
         )
         self.port = WebApiPort(client, ChannelPacer(s.slack_posts_per_second))
         identities = Identities(
@@ -92,6 +98,7 @@ class Runtime:
                 retry_attempts=s.amigo_retry_attempts,
                 retry_max_wait=s.amigo_retry_max_wait_seconds,
             ),
+            meter=self.metrics,
         )
         self.workers = ThreadWorkers(
             self.store,
@@ -115,7 +122,7 @@ class Runtime:
             inbox=self.inbox,
         )
         self.recovery = Recovery(
-            self.store, self.port, self.inbox, self.workers, permissions.may_act
+            self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )
         self.identity = Identity()
         """Who the app is in Slack; learned from Slack at start-up (:meth:`introduce`)."""
@@ -130,10 +137,12 @@ class Runtime:
             port=self.port,
             tasks=self.tasks,
             identity=lambda: self.identity,
+            metrics=self.metrics,
         )
 
     def _limited(self, method: str, retry_after: float) -> None:
         log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
+        self.metrics.rate_limited(method)
         if method in ("chat.update", "chat.delete"):
             self.edit_budget.pause(retry_after)
 

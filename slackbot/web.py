@@ -19,7 +19,14 @@ from slackbot.runtime import Runtime
 
 def create_web_app(runtime: Runtime) -> Starlette:
     async def healthz(_: Request) -> Response:
+        problem = await runtime.store.writable()
+        if problem is not None:
+            return JSONResponse({"ok": False, "database": problem}, status_code=503)
         return JSONResponse({"ok": True})
+
+    async def metrics(_: Request) -> Response:
+        body, content_type = runtime.metrics.render()
+        return Response(body, media_type=content_type)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -31,6 +38,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
         routes=[
             Route("/slack/events", runtime.slack.handle, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

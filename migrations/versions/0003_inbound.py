@@ -1,5 +1,6 @@
 """Inbound messages: saved before Slack gets its ack, routed afterwards. The table of
-processed event ids goes: a message is known by its (team, channel, ts).
+processed event ids goes: a message is known by its (team, channel, ts). The health check
+gets a row to write.
 
 Revision ID: 0003
 Revises: 0002
@@ -7,6 +8,8 @@ Create Date: 2026-11-30 12:00:00
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -37,9 +40,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_inbound_unrouted", "inbound", ["routed_at", "id"])
     op.drop_table("processed_events")
+    health = op.create_table(
+        "health",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.bulk_insert(health, [{"id": 1, "checked_at": datetime.now(UTC)}])
 
 
 def downgrade() -> None:
+    op.drop_table("health")
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.String(length=64), nullable=False),

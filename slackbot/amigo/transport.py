@@ -77,7 +77,10 @@ class AmigoTransport:
         token_refresh_margin: float = 60.0,
         max_connections: int = 1000,
         clock: Callable[[], float] = time.time,
+        on_response: Callable[[str, int, float], None] | None = None,
     ) -> None:
+        self._on_response = on_response
+        """Told (operation, HTTP status or 0 for no answer, seconds to the answer's start)."""
         self._base = base_url.rstrip("/")
         self._org = organization_id
         self._api_key = api_key
@@ -127,6 +130,12 @@ class AmigoTransport:
     def _conversation_url(self, conversation_id: str, path: str) -> str:
         return self._url(f"conversation/{quote_id(conversation_id)}/{path}")
 
+    def _answered(self, operation: str, status: int, started: float) -> None:
+        seconds = time.monotonic() - started
+        log.debug("amigo %s -> %d in %.2fs", operation, status, seconds)
+        if self._on_response is not None:
+            self._on_response(operation, status, seconds)
+
     @staticmethod
     def _auth(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -142,13 +151,9 @@ class AmigoTransport:
         try:
             response = await self._http.post(url, headers=headers, timeout=self._plain_timeout)
         except httpx.RequestError as exc:
+            self._answered("signin", 0, started)
             raise _transport_error("signin", exc) from exc
-        log.debug(
-            "amigo signin as %s -> %d in %.2fs",
-            user_id,
-            response.status_code,
-            time.monotonic() - started,
-        )
+        self._answered("signin", response.status_code, started)
         if not response.is_success:
             raise error_for_response(
                 response.status_code, response.headers, response.text, operation="signin"
@@ -184,14 +189,9 @@ class AmigoTransport:
                     timeout=self._plain_timeout,
                 )
             except httpx.RequestError as exc:
+                self._answered(operation, 0, started)
                 raise _transport_error(operation, exc) from exc
-            log.debug(
-                "amigo %s as %s -> %d in %.2fs",
-                operation,
-                as_user,
-                response.status_code,
-                time.monotonic() - started,
-            )
+            self._answered(operation, response.status_code, started)
             if response.status_code == 401 and attempt == 1:
                 self._token_rejected(as_user, token, operation)
                 continue
@@ -228,11 +228,13 @@ class AmigoTransport:
                 headers=self._auth(token),
                 timeout=self._stream_timeout,
             )
+            started = time.monotonic()
             try:
                 response = await self._http.send(request, stream=True)
             except httpx.RequestError as exc:
+                self._answered(operation, 0, started)
                 raise _transport_error(operation, exc) from exc
-            log.debug("amigo %s as %s -> %d", operation, as_user, response.status_code)
+            self._answered(operation, response.status_code, started)
             if response.is_success:
                 return response
             try:

@@ -25,7 +25,7 @@ from slackbot.amigo.events import (
 from slackbot.relay.conversations import Conversations
 from slackbot.relay.mentions import Names
 from slackbot.relay.outcomes import Context, Effect, outcome_of
-from slackbot.relay.ports import AmigoPort, Blocks, SlackPort
+from slackbot.relay.ports import AmigoPort, Blocks, Meter, NoMeter, SlackPort
 from slackbot.relay.starts import Starts
 from slackbot.relay.stream import ReplySink
 from slackbot.relay.worker import Batch
@@ -89,6 +89,7 @@ class TurnExecutor:
         replies: ReplyFactory,
         extras: ReplyExtras,
         config: ExecutorConfig,
+        meter: Meter | None = None,
     ) -> None:
         self._store = store
         self._amigo = amigo
@@ -99,6 +100,7 @@ class TurnExecutor:
         self._replies = replies
         self._extras = extras
         self._config = config
+        self._meter = meter or NoMeter()
 
     async def abandon(self, conversation: Conversation) -> None:
         await self._conversations.abandon(conversation)
@@ -107,10 +109,13 @@ class TurnExecutor:
         """Send one turn (or several replies joined as one) and stream its reply."""
         turn = batch.as_turn()
         try:
-            return await self._run(batch, turn, conversation)
+            state = await self._run(batch, turn, conversation)
         except asyncio.CancelledError:
             await self._store.set_turn_state(batch.ids, TurnState.INTERRUPTED, error="shutdown")
+            self._meter.turn_ended(TurnState.INTERRUPTED)
             raise
+        self._meter.turn_ended(state)
+        return state
 
     async def _run(self, batch: Batch, turn: Turn, conversation: Conversation) -> TurnState:
         if not conversation.is_open:
@@ -269,6 +274,8 @@ class TurnExecutor:
         finished = event.conversation_completed
         footer = None if finished else await self._footer(conversation)
         await reply.complete(event.full_message, footer)
+        if reply.first_text_at is not None:
+            self._meter.first_text(reply.first_text_at - float(batch.turns[-1].ts))
         await self._store.complete_turns(batch.ids, event.interaction_id)
         if not finished:
             try:

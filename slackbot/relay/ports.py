@@ -15,7 +15,7 @@ from slackbot.amigo.events import AmigoEvent
 from slackbot.amigo.models import ConversationPage
 from slackbot.ui.blocks import Blocks
 
-__all__ = ["AmigoPort", "Blocks", "Profile", "SlackPort"]
+__all__ = ["AmigoPort", "Blocks", "Meter", "Profile", "SlackPort"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +104,30 @@ class AmigoPort(Protocol):
     async def create_user(
         self, as_user: str, *, first_name: str, last_name: str, email: str, role_name: str
     ) -> str: ...
+
+
+class Meter(Protocol):
+    """What the relay tells the operator's metrics."""
+
+    def turn_ended(self, state: str) -> None: ...
+
+    def first_text(self, seconds: float) -> None:
+        """From a person's message to the first text of its reply in the thread."""
+        ...
+
+    def waiting(self, turns: int) -> None:
+        """How many turns are queued or held now."""
+        ...
+
+
+class NoMeter:
+    """For when nobody watches (unit tests)."""
+
+    def turn_ended(self, state: str) -> None:
+        return None
+
+    def first_text(self, seconds: float) -> None:
+        return None
+
+    def waiting(self, turns: int) -> None:
+        return None

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from slackbot.relay.inbox import START_GRACE_SECONDS, Inbox, Kicker
-from slackbot.relay.ports import SlackPort
+from slackbot.relay.ports import Meter, NoMeter, SlackPort
 from slackbot.store.models import TurnState
 from slackbot.store.repo import Conversation, Store, Turn
 from slackbot.ui import blocks, messages
@@ -28,8 +28,15 @@ ROUTE_AFTER_SECONDS = 10.0
 
 class Recovery:
     def __init__(
-        self, store: Store, slack: SlackPort, inbox: Inbox, workers: Kicker, may_act: MayAct
+        self,
+        store: Store,
+        slack: SlackPort,
+        inbox: Inbox,
+        workers: Kicker,
+        may_act: MayAct,
+        meter: Meter | None = None,
     ) -> None:
+        self._meter = meter or NoMeter()
         self._store = store
         self._slack = slack
         self._inbox = inbox
@@ -58,6 +65,7 @@ class Recovery:
             self._workers.kick(thread)
         if marked:
             log.warning("marked %d turn(s) of a stopped process interrupted", len(marked))
+        self._meter.waiting(await self._store.count_waiting())
         return len(marked)
 
     async def sweep_forever(self, interval: float) -> None:

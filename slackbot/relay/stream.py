@@ -32,6 +32,8 @@ class EditPacer(Protocol):
 
 class ReplySink(Protocol):
     reply_ts: str | None
+    first_text_at: float | None
+    """When (epoch seconds) the reply's first text became visible, if it did."""
 
     async def open(self) -> str:
         """Show the placeholder; returns the ts of the reply's first message."""
@@ -87,6 +89,7 @@ class EditingReply:
         self._shown: list[tuple[str, bool]] = []
         self._writer: asyncio.Task[None] | None = None
         self.reply_ts: str | None = None
+        self.first_text_at: float | None = None
         self.edits = 0
 
     @property
@@ -153,12 +156,15 @@ class EditingReply:
                 await self._pacer.acquire(final=self._closing)
             self._dirty.clear()
             closing = self._closing
-            await self._show(self._body(), final=closing)
+            shown = await self._show(self._body(), final=closing)
+            if shown and self._text and self.first_text_at is None:
+                self.first_text_at = time.time()
             self._last_edit = self._clock()
             if closing:
                 return
 
-    async def _show(self, body: str, *, final: bool) -> None:
+    async def _show(self, body: str, *, final: bool) -> bool:
+        """Make the messages read ``body``; False when Slack refused a write."""
         chunks = split_reply(body)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
@@ -183,7 +189,7 @@ class EditingReply:
                 # Slack's own retries (rate limits, connection errors) have run out; the
                 # next edit carries the whole text again, so nothing is lost for good.
                 log.exception("could not write reply part %d in %s", i, self._channel)
-                return
+                return False
         # A final text shorter than what streamed (rare) leaves stale continuations.
         while final and len(self._message_ts) > len(chunks):
             ts = self._message_ts.pop()
@@ -192,3 +198,4 @@ class EditingReply:
                 await self._slack.delete_message(self._channel, ts)
             except Exception:
                 log.exception("could not delete a stale reply part in %s", self._channel)
+        return True

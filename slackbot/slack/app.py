@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.recovery import Recovery
@@ -50,6 +51,7 @@ class SlackSurface:
         port: WebApiPort,
         tasks: TaskTracker,
         identity: Callable[[], Identity],
+        metrics: Metrics,
     ) -> None:
         bolt_log = logging.getLogger("slackbot.bolt")
         bolt_log.addFilter(_quiet_bolt)
@@ -62,7 +64,7 @@ class SlackSurface:
             process_before_response=True,
             logger=bolt_log,
         )
-        register_events(self.bolt, inbox, port, tasks, identity)
+        register_events(self.bolt, inbox, port, tasks, identity, metrics)
         register_commands(self.bolt, controls, port, tasks)
         register_actions(self.bolt, controls, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)

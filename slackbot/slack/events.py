@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from slackbot.metrics import Metrics
 from slackbot.relay.inbox import Inbox, Recorded
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
@@ -32,6 +33,7 @@ def register_events(
     port: SlackPort,
     tasks: TaskTracker,
     identity: Callable[[], Identity],
+    metrics: Metrics,
 ) -> None:
     async def relay(body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
         me = identity()
@@ -40,9 +42,11 @@ def register_events(
         message = incoming_message(body, me)
         if isinstance(message, Refused):
             if message.warn:
+                metrics.event("refused")
                 log.warning("event %s not relayed: %s", body.get("event_id"), message.reason)
             return None
         if len(message.text) > MAX_TEXT_CHARS:
+            metrics.event("too_long")
             tasks.spawn(
                 port.post_ephemeral(
                     message.channel_id,
@@ -62,7 +66,9 @@ def register_events(
                 message.channel_id,
                 explain_failure(exc),
             )
+            metrics.event("not_saved")
             return BoltResponse(status=503, body="")
+        metrics.event(recorded)
         if recorded == Recorded.SAVED:
             tasks.spawn(inbox.route(message.thread), name=f"route:{message.thread.thread_ts}")
         else:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cachetools import TTLCache
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -21,6 +22,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.pacing import ChannelPacer
 from slackbot.relay.ports import Blocks, Profile
@@ -74,10 +76,36 @@ class SharedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         )
 
 
+class ObservedWebClient(AsyncWebClient):
+    """slack_sdk's client, telling ``observe`` (method, "ok" or Slack's error) about every
+    call: one place, since every method goes through :meth:`api_call`."""
+
+    def __init__(self, *, observe: Callable[[str, str], None] | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._observe = observe
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        if self._observe is None:
+            return await super().api_call(api_method, **kwargs)
+        try:
+            response = await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self._observe(api_method, str(exc.response.get("error") or "error"))
+            raise
+        except Exception:
+            self._observe(api_method, "no_answer")
+            raise
+        self._observe(api_method, "ok")
+        return response
+
+
 def web_client(
-    token: str, base_url: str, on_rate_limited: Callable[[str, float], None] | None = None
+    token: str,
+    base_url: str,
+    on_rate_limited: Callable[[str, float], None] | None = None,
+    observe: Callable[[str, str], None] | None = None,
 ) -> AsyncWebClient:
-    client = AsyncWebClient(token=token, base_url=base_url, timeout=30)
+    client = ObservedWebClient(token=token, base_url=base_url, timeout=30, observe=observe)
     client.retry_handlers.extend(
         [
             SharedRateLimitHandler(on_rate_limited),

@@ -177,6 +177,15 @@ class InboundRow(Base):
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class HealthRow(Base):
+    """One row the health check writes, to learn whether the database takes writes."""
+
+    __tablename__ = "health"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class HintRow(Base):
     """One-time hints already given (e.g. 'only the owner's replies are relayed')."""
 

@@ -7,10 +7,14 @@ records (:mod:`slackbot.store.records`), never live rows.
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from slackbot.store.claims import Claims
 from slackbot.store.conversations import Conversations
+from slackbot.store.db import explain_failure
 from slackbot.store.inbound import Inbound
 from slackbot.store.leases import Leases
+from slackbot.store.models import HealthRow, utcnow
 from slackbot.store.records import (
     Conversation,
     IncomingMessage,
@@ -34,3 +38,13 @@ __all__ = [
 
 class Store(Inbound, Claims, Leases, Conversations, Turns):
     """One object for the whole store; its parts live in the modules named above."""
+
+    async def writable(self) -> str | None:
+        """None when the database takes a write now; otherwise why not, in a few words."""
+        try:
+            await self._write(
+                update(HealthRow).where(HealthRow.id == 1).values(checked_at=utcnow())
+            )
+        except Exception as exc:
+            return explain_failure(exc)
+        return None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from slackbot.store.base import StoreBase
 from slackbot.store.models import ConversationRow, TurnKind, TurnRow, TurnState, utcnow
@@ -71,6 +71,13 @@ class Turns(StoreBase):
             *_queued_in(thread), TurnRow.conversation_id.is_not(None)
         )
         return bool(await self._scalar(select(waiting.exists())))
+
+    async def count_waiting(self) -> int:
+        """How many turns are queued (held ones too), in every thread."""
+        count = await self._scalar(
+            select(func.count()).select_from(TurnRow).where(TurnRow.state == TurnState.QUEUED)
+        )
+        return int(count or 0)
 
     async def start_turn(self, conversation_id: int) -> Turn | None:
         """The turn that creates the conversation."""
