@@ -85,6 +85,16 @@ class Inbox:
         saved = await self._store.record_inbound(message)
         return Recorded.SAVED if saved is not None else Recorded.DUPLICATE
 
+    async def refuse_too_long(self, message: IncomingMessage, limit: int) -> None:
+        """Tell the author, once per message, that it is too long to relay."""
+        if await self._store.claim_hint(message.thread, message.user_id, f"long:{message.ts}"):
+            await self._slack.post_ephemeral(
+                message.channel_id,
+                message.user_id,
+                messages.message_too_long(len(message.text), limit),
+                message.thread_ts,
+            )
+
     @asynccontextmanager
     async def _in_order(self, thread: ThreadKey) -> AsyncIterator[None]:
         """One thread at a time (asyncio's lock serves waiters first come, first served).

@@ -10,16 +10,17 @@ adapter's own conversions then hand it over.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from urllib.parse import parse_qs
+from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from slackbot.slack.payloads import admission_problem, read_body
 
 log = logging.getLogger("slackbot.edge")
 
@@ -44,16 +45,11 @@ class _Throttled:
             self._last, self._since = now, 0
 
 
-def _parseable(body: bytes, content_type: str) -> bool:
+def _readable(body: bytes, content_type: str) -> dict[str, Any] | None:
     try:
-        text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
-        form = parse_qs(text)
-        payload = form.get("payload")
-        return payload is None or isinstance(json.loads(payload[0]), dict)
+        return read_body(body.decode("utf-8"), content_type)
     except (ValueError, RecursionError):
-        return False
+        return None
 
 
 class Edge:
@@ -71,12 +67,24 @@ class Edge:
         if body is None:
             self._too_large.note()
             return JSONResponse({"error": "request too large"}, status_code=413)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            self._unparseable.note()  # Slack sends UTF-8 only
+            return JSONResponse({"error": "unreadable request"}, status_code=400)
         if not self._verified(body, request):
             self._unsigned.note()
             return JSONResponse({"error": "invalid request"}, status_code=401)
-        if not _parseable(body, request.headers.get("content-type", "")):
+        readable = _readable(body, request.headers.get("content-type", ""))
+        if readable is None:
             self._unparseable.note()
             return JSONResponse({"error": "unreadable request"}, status_code=400)
+        problem = admission_problem(readable)
+        if problem is not None:
+            # Slack's own request, but not one to act on: answer 2xx, or Slack delivers
+            # it again; say so once in the log.
+            log.warning("request from Slack not relayed: %s", problem)
+            return Response(status_code=200)
         response = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
         if response.status == 404:
             # Signed by Slack, but nothing here listens for it: no redelivery wanted.

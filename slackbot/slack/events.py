@@ -22,7 +22,6 @@ from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.payloads import MAX_TEXT_CHARS, Identity, Refused, incoming_message
 from slackbot.store.db import explain_failure
-from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.events")
 
@@ -47,15 +46,7 @@ def register_events(
             return None
         if len(message.text) > MAX_TEXT_CHARS:
             metrics.event("too_long")
-            tasks.spawn(
-                port.post_ephemeral(
-                    message.channel_id,
-                    message.user_id,
-                    messages.message_too_long(len(message.text), MAX_TEXT_CHARS),
-                    message.thread_ts,
-                ),
-                name="too-long",
-            )
+            tasks.spawn(inbox.refuse_too_long(message, MAX_TEXT_CHARS), name="too-long")
             return None
         try:
             recorded = await inbox.record(message)

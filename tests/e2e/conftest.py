@@ -130,6 +130,7 @@ async def _serve(
     settings = load_settings(**overrides)
     await migrate(settings.database_url)
     runtime = Runtime(settings)
+    await runtime.introduce()  # as `amigo-slack run` does before it serves
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
