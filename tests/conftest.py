@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slackbot.sandbox.slack_fake import LIVE_BROADCASTS
 from tests.databases import fresh_database
 
 
@@ -52,7 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
     root.setLevel(min(root.level or logging.WARNING, logging.INFO))
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _recorder.leaks:
-        print("\nSecrets reached the log:", *sorted(set(_recorder.leaks)), sep="\n  ")
-        session.exitstatus = 1
+@pytest.fixture(autouse=True)
+def _nothing_leaks() -> Iterator[None]:
+    """After every test: no secret reached the log, and nothing the app sent to Slack
+    held a live ``<!channel>``, ``<!here>`` or ``<!everyone>``. (Checked per test, so
+    that a failure is reported by the test that caused it, in every worker.)"""
+    _recorder.leaks.clear()
+    LIVE_BROADCASTS.clear()
+    yield
+    assert not _recorder.leaks, f"secrets reached the log: {sorted(set(_recorder.leaks))}"
+    assert not LIVE_BROADCASTS, f"the app sent live broadcasts: {LIVE_BROADCASTS}"

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from slackbot.relay.ports import Blocks, SlackPort
 from slackbot.ui import messages
+from slackbot.ui.escape import escape
 from slackbot.ui.render import fallback_text, markdown_blocks
 from slackbot.ui.split import split_reply
 
@@ -141,10 +142,10 @@ class EditingReply:
         await self._writer
 
     def _body(self) -> str:
-        parts = [
-            p for p in (self._text or ("" if self._notice else self._status), self._notice) if p
-        ]
-        return "\n\n".join(parts)
+        """What the messages say: the agent's text, escaped per Slack's rules so that it
+        can never ping anyone (or the status while there is none), then the notice."""
+        text = escape(self._text) if self._text else ("" if self._notice else self._status)
+        return "\n\n".join(p for p in (text, self._notice) if p)
 
     async def _write_loop(self) -> None:
         while True:

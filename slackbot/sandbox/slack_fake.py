@@ -47,6 +47,7 @@ import copy
 import inspect
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -99,6 +100,33 @@ Json = dict[str, Any]
 
 
 # --------------------------------------------------------------------------- records
+
+LIVE_BROADCASTS: list[str] = []
+"""Every ``<!channel>``, ``<!here>`` or ``<!everyone>`` any fake in this process was asked
+to post, as "method: excerpt" (the tests fail on any: the app must never send one)."""
+
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>")
+
+
+def markup_of(value: Any) -> list[str]:
+    """Every string in a call's arguments that Slack reads as markup: not ``plain_text``
+    objects (shown as they are) and not a button's ``value`` (never shown)."""
+    found: list[str] = []
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            found += markup_of(item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "value" or (key == "text" and value.get("type") == "plain_text"):
+                continue
+            found += markup_of(item)
+    return found
+
+
+def _broadcasts(method: str, args: Any) -> list[str]:
+    return [f"{method}: {m.group(0)}" for s in markup_of(args) for m in _BROADCAST.finditer(s)]
 
 
 @dataclass(frozen=True)
@@ -240,8 +268,9 @@ def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
     """The text a person would read.
 
     Streamed messages: the streamed markdown. Otherwise the ``markdown`` blocks' text (joined
-    by newlines) when there are any, else the ``section`` blocks' text (and fields), else
-    ``text``.
+    by newlines, Slack's escapes ``&amp;``, ``&lt;``, ``&gt;`` shown as the characters they
+    stand for) when there are any, else the ``section`` blocks' text (and fields), else
+    ``text`` (both as sent).
     """
     if isinstance(msg, Mapping):
         text = str(msg.get("text") or "")
@@ -252,11 +281,11 @@ def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
         raw_blocks = msg.blocks
         streamed = isinstance(msg, FakeMessage) and msg.streamed
     if streamed:
-        return text
+        return _shown(text)
     blocks = [b for b in raw_blocks or [] if isinstance(b, Mapping)]
     markdown = [str(b.get("text") or "") for b in blocks if b.get("type") == "markdown"]
     if markdown:
-        return "\n".join(markdown)
+        return _shown("\n".join(markdown))
     sections: list[str] = []
     for b in blocks:
         if b.get("type") != "section":
@@ -270,6 +299,14 @@ def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
     if sections:
         return "\n".join(sections)
     return text
+
+
+def _shown(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _CHARACTERS[m.group(1)], text)
+
+
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_CHARACTERS = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 # --------------------------------------------------------------------------- internals
@@ -1331,6 +1368,7 @@ class FakeSlack:
         args: Json = dict(body) if isinstance(body, dict) else {"_raw": body}
         args["_id"] = request.path_params["response_id"]
         with self._lock:
+            LIVE_BROADCASTS.extend(_broadcasts("response_url", args))
             self._calls.append(
                 RecordedCall(
                     method="response_url",
@@ -1375,6 +1413,8 @@ class FakeSlack:
             if wait is not None:
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
 
+        if method.startswith("chat."):
+            LIVE_BROADCASTS.extend(_broadcasts(method, args))
         try:
             result = handler(args)
         except _SlackError as exc:

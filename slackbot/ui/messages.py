@@ -16,7 +16,7 @@ THINKING = "_Thinking…_"
 
 
 def agent_action(label: str) -> str:
-    return f"_Thinking… ({label})_"
+    return f"_Thinking… ({escape(label)})_"
 
 
 def waiting_for_amigo(seconds: float) -> str:

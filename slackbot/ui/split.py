@@ -316,8 +316,20 @@ def _hard_split(layout: _Layout, pos: int, horizon: int, limit: int) -> _Cut:
     return pos + 1, pos + 1, layout.states[layout.line_of(pos)]
 
 
+_ENTITIES = ("&amp;", "&lt;", "&gt;")
+
+
+def _inside_entity(text: str, end: int) -> bool:
+    """Whether a cut at ``end`` would split one of Slack's escapes (``&amp;`` …)."""
+    for back in range(1, 5):
+        start = end - back
+        if start >= 0 and text[start] == "&":
+            return any(text.startswith(e, start) and start + len(e) > end for e in _ENTITIES)
+    return False
+
+
 def _hard_ok(text: str, line_start: int, end: int, horizon: int, strict: bool) -> bool:
-    if _may_be_fence(text, line_start, end):
+    if _may_be_fence(text, line_start, end) or _inside_entity(text, end):
         return False
     if not strict:
         return _tail_ok(text, end, horizon, cosmetic=False)

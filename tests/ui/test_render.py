@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slackbot.ui.escape import escape
 from slackbot.ui.render import FALLBACK_CHAR_LIMIT, fallback_text, markdown_blocks
 from slackbot.ui.split import (
     MESSAGE_CHAR_LIMIT,
@@ -357,3 +358,17 @@ def test_fallback_text_is_truncated() -> None:
 @given(st.text(alphabet="ab_*`~[]()#>\\ \n!:/.", max_size=300))
 def test_fallback_text_never_raises_and_fits(text: str) -> None:
     assert len(fallback_text(text)) <= FALLBACK_CHAR_LIMIT
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="ab&<> \n", min_size=1, max_size=300), st.integers(min_value=8, max_value=40)
+)
+def test_a_split_never_cuts_one_of_slacks_escapes(raw: str, limit: int) -> None:
+    escaped = escape(raw)
+    chunks = split_reply_chunks(escaped, limit)
+    assert join_chunks(chunks) == escaped
+    for chunk in chunks:
+        body = chunk.body
+        assert re.search(r"&(a|am|amp|l|lt|g|gt)?$", body) is None, body
+        assert re.match(r"^(mp|p|t)?;", body) is None, body
