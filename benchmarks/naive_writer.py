@@ -28,17 +28,17 @@ class EditPerPieceReply(EditingReply):
             await self._show(self._body(), final=False)
             self.edits += 1
 
-    async def _finish(self, footer: Blocks | None) -> None:
+    async def _finish(self, footer: Blocks | None) -> bool:
         await self.open()
         self._footer = footer
-        await self._show(self._body(), final=True)
+        return await self._show(self._body(), final=True)
 
 
 def build(settings: Settings) -> Runtime:
     runtime: Runtime
 
-    def naive(channel: str, thread_ts: str) -> EditPerPieceReply:
-        return EditPerPieceReply(runtime.port, channel, thread_ts)
+    def naive(channel: str, thread_ts: str, reply_ts: str | None) -> EditPerPieceReply:
+        return EditPerPieceReply(runtime.port, channel, thread_ts, reply_ts=reply_ts)
 
     runtime = Runtime(settings, replies=naive)
     return runtime

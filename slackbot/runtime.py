@@ -16,11 +16,14 @@ from slackbot.config import Settings
 from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
+from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.mentions import Names
 from slackbot.relay.pacing import ChannelPacer, EditBudget
+from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
+from slackbot.relay.replies import Replies
 from slackbot.relay.starts import Starts
 from slackbot.relay.stream import EditingReply, ReplySink
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
@@ -83,6 +86,14 @@ class Runtime:
             self.store, self.amigo, self.port, s.amigo_on_active_conversation
         )
         suggestions = Suggestions(self.store, self.amigo, self.port, s.amigo_suggestions)
+        endings = Replies(
+            store=self.store,
+            slack=self.port,
+            conversations=conversations,
+            delivery=Delivery(self.port),
+            extras=ReplyMenu(self.store, suggestions),
+            meter=self.metrics,
+        )
         executor = TurnExecutor(
             store=self.store,
             amigo=self.amigo,
@@ -91,7 +102,8 @@ class Runtime:
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
             names=Names(self.port),
             replies=replies or self._reply,
-            extras=ReplyMenu(self.store, suggestions),
+            endings=endings,
+            reconciler=Reconciler(self.store, self.amigo, s.amigo_service_id),
             config=ExecutorConfig(
                 service_id=s.amigo_service_id,
                 version_set=s.amigo_version_set,
@@ -146,13 +158,14 @@ class Runtime:
         if method in ("chat.update", "chat.delete"):
             self.edit_budget.pause(retry_after)
 
-    def _reply(self, channel: str, thread_ts: str) -> ReplySink:
+    def _reply(self, channel: str, thread_ts: str, reply_ts: str | None) -> ReplySink:
         return EditingReply(
             self.port,
             channel,
             thread_ts,
             min_interval=self.settings.slack_edit_interval_seconds,
             pacer=self.edit_budget,
+            reply_ts=reply_ts,
         )
 
     async def introduce(self) -> str | None:

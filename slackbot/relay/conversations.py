@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
 from slackbot.relay.options import ActivePolicy
-from slackbot.relay.ports import AmigoPort, Profile, SlackPort
+from slackbot.relay.ports import AmigoPort, Profile, SlackPort, SlackRefused
 from slackbot.store.repo import Conversation, Store, ThreadKey
 from slackbot.ui import messages
 
@@ -67,7 +67,12 @@ class Identities:
         return user_id
 
     async def _provision(self, team_id: str, slack_user_id: str) -> tuple[str, str]:
-        profile = await self._slack.profile(slack_user_id)
+        try:
+            profile = await self._slack.profile(slack_user_id)
+        except SlackRefused as exc:
+            # Slack will not say (a deleted or foreign user): a name from the id will do.
+            log.warning("no Slack profile for %s (%s); naming them by id", slack_user_id, exc)
+            profile = Profile(slack_user_id, "", "", slack_user_id, None)
         email = profile.email or self._config.email_template.format(
             team_id=team_id.lower(), user_id=slack_user_id.lower()
         )
@@ -178,15 +183,3 @@ class Conversations:
                 log.exception("could not finish conversation %s for a new thread", other.id)
                 raise
         return None
-
-    async def abandon(self, conversation: Conversation) -> None:
-        """A conversation Amigo never created: its waiting turns cannot be sent, and
-        their authors are told so."""
-        fresh = await self._store.conversation(conversation.id)
-        if fresh is None or fresh.amigo_conversation_id is not None:
-            return
-        await self._store.fail_conversation(conversation.id, "start failed")
-        for waiting in await self._store.fail_queued_turns(conversation.id, "start failed"):
-            await self._slack.post_ephemeral(
-                waiting.channel_id, waiting.user_id, messages.REPLY_FAILED_START, waiting.thread_ts
-            )

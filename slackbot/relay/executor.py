@@ -1,7 +1,8 @@
-"""One turn, end to end: start the conversation or interact, stream the reply, complete.
+"""One turn, end to end: start the conversation or interact, stream the reply, end it.
 
 What each Amigo failure means comes from :mod:`slackbot.relay.outcomes`; how the reply
-reaches Slack is the :class:`~slackbot.relay.stream.ReplySink`'s business.
+ends (saved, then shown) is :mod:`slackbot.relay.replies`'; a turn the app lost track of
+is settled with Amigo (:mod:`slackbot.relay.reconcile`) before anything is sent again.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from slackbot.amigo.errors import AmigoBadRequest, AmigoError, AmigoStreamCut
 from slackbot.amigo.events import (
@@ -20,35 +20,38 @@ from slackbot.amigo.events import (
     ErrorEvent,
     InteractionComplete,
     NewMessage,
-    UserMessageAvailable,
 )
 from slackbot.relay.conversations import Conversations
 from slackbot.relay.mentions import Names
 from slackbot.relay.outcomes import Context, Effect, outcome_of
-from slackbot.relay.ports import AmigoPort, Blocks, Meter, NoMeter, SlackPort
-from slackbot.relay.starts import Starts
+from slackbot.relay.ports import (
+    AmigoPort,
+    Meter,
+    NoMeter,
+    SlackPort,
+    SlackRefused,
+    SlackUnreachable,
+)
+from slackbot.relay.reconcile import Answered, Reconciler, Unknown
+from slackbot.relay.replies import Replies
+from slackbot.relay.starts import StartPostponed, Starts
 from slackbot.relay.stream import ReplySink
 from slackbot.relay.worker import Batch
 from slackbot.store.models import ConversationState, TurnKind, TurnState
 from slackbot.store.repo import Conversation, Store, Turn
-from slackbot.ui import blocks, messages
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.executor")
 
-ReplyFactory = Callable[[str, str], ReplySink]
-"""(channel, thread ts) -> a new reply in that thread."""
+ReplyFactory = Callable[[str, str, str | None], ReplySink]
+"""(channel, thread ts, the reply's message if it has one) -> the reply in that thread."""
 
+PAUSE_NOTICE_SECONDS = 3.0
+"""How long a stopping process may spend saying that a reply is paused."""
 
-class ReplyExtras(Protocol):
-    """What goes around a completed reply besides its text (menus, suggestions)."""
-
-    async def footer(self, conversation: Conversation) -> Blocks | None:
-        """Blocks to put under the reply's last message, e.g. its ⋯ menu."""
-        ...
-
-    async def after_reply(self, conversation: Conversation, interaction_id: str) -> None:
-        """Called once the reply is complete and recorded."""
-        ...
+MAX_SENDS = 3
+"""How often one message goes to Amigo without a person asking (the first time, then
+after Amigo lost it); beyond that its reply offers Retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +64,17 @@ class ExecutorConfig:
 
 @dataclass(frozen=True, slots=True)
 class _Ended:
-    """How a turn ended: its state, and the notice that ends its reply (None: complete)."""
+    """How a turn ended: its state, and the notice that ends its reply (None: answered)."""
 
     state: TurnState
-    notice: str | None = None
+    notice: str = ""
+    retry: bool = True
 
 
 class _ComeBack(Exception):
     """Amigo asked to come back later, before the turn began."""
 
-    def __init__(self, wait: float | None, notice: str, cause: AmigoError) -> None:
+    def __init__(self, wait: float | None, notice: str, cause: Exception) -> None:
         self.wait = wait
         self.notice = notice
         self.cause = cause
@@ -87,7 +91,8 @@ class TurnExecutor:
         starts: Starts,
         names: Names,
         replies: ReplyFactory,
-        extras: ReplyExtras,
+        endings: Replies,
+        reconciler: Reconciler,
         config: ExecutorConfig,
         meter: Meter | None = None,
     ) -> None:
@@ -98,22 +103,14 @@ class TurnExecutor:
         self._starts = starts
         self._names = names
         self._replies = replies
-        self._extras = extras
+        self._endings = endings
+        self._reconciler = reconciler
         self._config = config
         self._meter = meter or NoMeter()
 
-    async def abandon(self, conversation: Conversation) -> None:
-        await self._conversations.abandon(conversation)
-
     async def run(self, batch: Batch, conversation: Conversation) -> TurnState:
-        """Send one turn (or several replies joined as one) and stream its reply."""
-        turn = batch.as_turn()
-        try:
-            state = await self._run(batch, turn, conversation)
-        except asyncio.CancelledError:
-            await self._store.set_turn_state(batch.ids, TurnState.INTERRUPTED, error="shutdown")
-            self._meter.turn_ended(TurnState.INTERRUPTED)
-            raise
+        """Send one turn (or several replies joined as one) and see its reply through."""
+        state = await self._run(batch, batch.as_turn(), conversation)
         self._meter.turn_ended(state)
         return state
 
@@ -124,52 +121,91 @@ class TurnExecutor:
                 turn.channel_id, turn.user_id, messages.thread_finished_hint(), turn.thread_ts
             )
             return TurnState.FAILED
-        reply = self._replies(turn.channel_id, turn.thread_ts)
+        reply = self._replies(turn.channel_id, turn.thread_ts, turn.reply_ts)
         try:
-            reply_ts = await reply.open()
-            await self._store.set_turn_state(batch.ids, TurnState.SENDING, reply_ts=reply_ts)
+            reply_ts: str | None = await reply.open()
+        except (SlackRefused, SlackUnreachable) as exc:
+            log.warning("turn %s: no placeholder (%s); its reply comes at the end", turn.id, exc)
+            reply_ts = None
+        await self._store.set_turn_state(batch.ids, TurnState.SENDING, reply_ts=reply_ts)
+        try:
             ended = await self._attempt(conversation, turn, reply, batch)
         except asyncio.CancelledError:
-            # Shutdown ran out of grace: say so in the reply before giving up.
-            await asyncio.shield(self._close(reply, messages.REPLY_INTERRUPTED, turn))
+            # Shutdown ran out of grace: whoever runs the thread next asks Amigo first,
+            # and the reply says it is only paused.
+            await asyncio.shield(self._paused(batch, reply))
             raise
         except Exception:
             log.exception("turn %s failed unexpectedly", turn.id)
-            ended = _Ended(TurnState.INTERRUPTED, messages.REPLY_INTERRUPTED)
+            ended = _Ended(TurnState.UNSURE)
         if ended.state == TurnState.DONE:
-            return ended.state  # complete() recorded it
-        if ended.notice is not None:
-            retry_of = turn if ended.state == TurnState.INTERRUPTED else None
-            await self._close(reply, ended.notice, retry_of)
-        await self._store.set_turn_state(batch.ids, ended.state)
-        if turn.kind == TurnKind.START and ended.state == TurnState.FAILED:
-            await self._conversations.abandon(conversation)
+            return ended.state
+        if ended.state == TurnState.UNSURE:
+            turns = [replace(t, reply_ts=reply_ts, state=TurnState.UNSURE) for t in batch.turns]
+            await self._store.set_turn_state(batch.ids, TurnState.UNSURE)
+            await self.resolve(turns, conversation)
+            return TurnState.UNSURE
+        await self._endings.end(batch.turns, reply, ended.state, ended.notice, retry=ended.retry)
         return ended.state
 
-    async def _close(self, reply: ReplySink, notice: str, retry_of: Turn | None) -> None:
-        """End the reply with ``notice``; an interrupted one offers to retry."""
-        footer = None if retry_of is None else blocks.retry(retry_of.id)
+    async def _paused(self, batch: Batch, reply: ReplySink) -> None:
+        await self._store.set_turn_state(batch.ids, TurnState.UNSURE)
         try:
-            await reply.close_with_notice(notice, footer)
-        except Exception:
-            log.exception("could not end a reply")
+            async with asyncio.timeout(PAUSE_NOTICE_SECONDS):
+                await reply.close_with_notice(messages.REPLY_PAUSED)
+        except TimeoutError:
+            log.warning("turn %s: no time left to say the reply is paused", batch.ids[0])
+
+    async def resolve(self, turns: list[Turn], conversation: Conversation) -> bool:
+        """Settle turns the app lost track of with Amigo: show the answer it has, or send
+        them again when it has none. False when Amigo cannot be asked now."""
+        text = await self._names.plain("\n\n".join(t.text for t in turns))
+        finding = await self._reconciler.settle(conversation, text)
+        if isinstance(finding, Unknown):
+            return False
+        if isinstance(finding, Answered):
+            log.info("turn %s: Amigo had answered it; showing that answer", turns[0].id)
+            await self._endings.answer(
+                turns,
+                finding.conversation,
+                None,
+                interaction_id=finding.interaction_id,
+                text=finding.text,
+                completed=False,
+            )
+            return True
+        if turns[0].attempt + 1 >= MAX_SENDS:
+            await self._endings.end(
+                turns, None, TurnState.INTERRUPTED, messages.REPLY_INTERRUPTED, retry=True
+            )
+            return True
+        started = finding.conversation.amigo_conversation_id is not None
+        for turn in turns:
+            kind = TurnKind.REPLY if started else turn.kind
+            await self._store.requeue(turn, kind=kind)
+        log.info("turn %s: Amigo did not get it; sending it again", turns[0].id)
+        return True
+
+    async def show_owed(self, turns: list[Turn], conversation: Conversation) -> bool:
+        return await self._endings.show_owed(turns, conversation)
 
     async def _attempt(
         self, conversation: Conversation, turn: Turn, reply: ReplySink, batch: Batch
     ) -> _Ended:
         """Send the turn, coming back while Amigo says to come back later."""
         turn = replace(turn, text=await self._names.plain(turn.text))
-        if turn.kind == TurnKind.START:
-            prepared = await self._starts.prepare(conversation)
-            if isinstance(prepared, str):
-                return _Ended(TurnState.FAILED, prepared)
-            conversation = prepared
-        elif not turn.text.strip():
-            return _Ended(TurnState.FAILED, messages.MESSAGE_EMPTY)
+        if turn.kind == TurnKind.REPLY and not turn.text.strip():
+            return _Ended(TurnState.FAILED, messages.MESSAGE_EMPTY, retry=False)
+        ready = turn.kind == TurnKind.REPLY
         resolved = False
         waits = 0
         while True:
             try:
+                if not ready:
+                    prepared = await self._prepare(conversation)
+                    if isinstance(prepared, str):
+                        return _Ended(TurnState.FAILED, prepared)
+                    conversation, ready = prepared, True
                 return await self._send(conversation, turn, reply, batch)
             except AmigoBadRequest as exc:
                 # Amigo refused to create: most likely the user has an unfinished
@@ -191,6 +227,12 @@ class TurnExecutor:
                 if wait > 0:
                     await reply.status(messages.waiting_for_amigo(wait))
                     await asyncio.sleep(wait)
+
+    async def _prepare(self, conversation: Conversation) -> Conversation | str:
+        try:
+            return await self._starts.prepare(conversation)
+        except StartPostponed as exc:
+            raise _ComeBack(None, messages.REPLY_FAILED_START, exc) from exc
 
     def _open_stream(self, conversation: Conversation, turn: Turn) -> AsyncIterator[AmigoEvent]:
         assert conversation.amigo_user_id is not None
@@ -223,15 +265,20 @@ class TurnExecutor:
                         amigo_conversation_id=event.conversation_id,
                         state=ConversationState.ACTIVE,
                     )
-                elif isinstance(event, UserMessageAvailable):
-                    pass  # Amigo has the message; the reply follows
                 elif isinstance(event, CurrentAgentAction):
                     if event.label:
                         await reply.status(messages.agent_action(event.label))
                 elif isinstance(event, NewMessage):
                     await reply.append(event.message)
                 elif isinstance(event, InteractionComplete):
-                    await self._complete(conversation, reply, batch, event)
+                    await self._endings.answer(
+                        batch.turns,
+                        conversation,
+                        reply,
+                        interaction_id=event.interaction_id,
+                        text=event.full_message,
+                        completed=event.conversation_completed,
+                    )
                     return _Ended(TurnState.DONE)
                 elif isinstance(event, ErrorEvent):
                     log.warning(
@@ -262,42 +309,4 @@ class TurnExecutor:
             await self._conversations.finish(conversation, reason="not-found", notice=None)
         if outcome.turn is None:
             raise _ComeBack(getattr(exc, "retry_after", None), outcome.notice, exc)
-        return _Ended(outcome.turn, outcome.notice)
-
-    async def _complete(
-        self,
-        conversation: Conversation,
-        reply: ReplySink,
-        batch: Batch,
-        event: InteractionComplete,
-    ) -> None:
-        finished = event.conversation_completed
-        footer = None if finished else await self._footer(conversation)
-        await reply.complete(event.full_message, footer)
-        if reply.first_text_at is not None:
-            self._meter.first_text(reply.first_text_at - float(batch.turns[-1].ts))
-        await self._store.complete_turns(batch.ids, event.interaction_id)
-        if not finished:
-            try:
-                await self._extras.after_reply(conversation, event.interaction_id)
-            except Exception:
-                log.exception("after a reply in conversation %s", conversation.id)
-            return
-        await self._store.finish_conversation(conversation.id, "completed")
-        await self._slack.post_message(
-            conversation.channel_id, conversation.thread_ts, messages.CONVERSATION_COMPLETED, None
-        )
-        for waiting in await self._store.fail_queued_turns(conversation.id, "finished"):
-            await self._slack.post_ephemeral(
-                waiting.channel_id,
-                waiting.user_id,
-                messages.thread_finished_hint(),
-                waiting.thread_ts,
-            )
-
-    async def _footer(self, conversation: Conversation) -> Blocks | None:
-        try:
-            return await self._extras.footer(conversation)
-        except Exception:
-            log.exception("the reply footer of conversation %s", conversation.id)
-            return None
+        return _Ended(outcome.turn, outcome.notice, outcome.retry)

@@ -51,8 +51,10 @@ class Outcome:
     """A row of the table.
 
     ``turn`` is the turn's next state; None means Amigo asked to come back later, so the
-    turn is retried, and ``notice`` is what the person reads once the retries run out.
-    ``answer`` is what a person who used a control reads.
+    turn is retried, and ``notice`` is what the person reads once the retries run out;
+    UNSURE means the app lost track and asks Amigo what it has before anything else.
+    ``answer`` is what a person who used a control reads; ``retry``: whether the reply
+    offers a Retry button (sending the same message again could help).
     """
 
     error: type[AmigoError]
@@ -60,6 +62,7 @@ class Outcome:
     notice: str
     answer: str | Callable[[AmigoError], str]
     effect: Effect = Effect.NONE
+    retry: bool = True
     busy: bool = False
     level: int = logging.WARNING
     when: Callable[[AmigoError, Context], bool] = lambda _e, _c: True
@@ -76,14 +79,15 @@ def _finished(exc: AmigoError, _: Context) -> bool:
     return isinstance(exc, AmigoConflict) and exc.already_finished
 
 
-INTERRUPTED = TurnState.INTERRUPTED
+UNSURE = TurnState.UNSURE
 FAILED = TurnState.FAILED
 
 TABLE: tuple[Outcome, ...] = (
-    Outcome(AmigoStreamCut, INTERRUPTED, messages.REPLY_INTERRUPTED, messages.AMIGO_UNREACHABLE),
+    # The answer was lost on the way: Amigo may or may not have the message.
+    Outcome(AmigoStreamCut, UNSURE, messages.REPLY_INTERRUPTED, messages.AMIGO_UNREACHABLE),
     Outcome(
         AmigoTransportError,
-        INTERRUPTED,
+        UNSURE,
         messages.REPLY_INTERRUPTED,
         messages.AMIGO_UNREACHABLE,
         when=lambda e, c: c.sent or (isinstance(e, AmigoTransportError) and e.request_sent),
@@ -105,6 +109,7 @@ TABLE: tuple[Outcome, ...] = (
         messages.CONVERSATION_COMPLETED,
         messages.CONVERSATION_COMPLETED,
         effect=Effect.FINISHED,
+        retry=False,
         when=_finished,
     ),
     # "A related operation is in progress": another action on the conversation runs.
@@ -121,6 +126,7 @@ TABLE: tuple[Outcome, ...] = (
         FAILED,
         messages.REPLY_FAILED_REJECTED,
         messages.AMIGO_TOO_MANY_TAGS,
+        retry=False,
         when=lambda _e, c: c.operation == "tags",
     ),
     Outcome(
@@ -128,6 +134,7 @@ TABLE: tuple[Outcome, ...] = (
         FAILED,
         messages.REPLY_FAILED_REJECTED,
         messages.SUGGESTIONS_NOT_LATEST,
+        retry=False,
         when=lambda _e, c: c.operation == "recommend",
     ),
     Outcome(
@@ -138,9 +145,16 @@ TABLE: tuple[Outcome, ...] = (
         when=lambda _e, c: c.starting,
     ),
     Outcome(
-        AmigoNotFound, FAILED, messages.CONVERSATION_GONE, messages.CONVERSATION_GONE, Effect.GONE
+        AmigoNotFound,
+        FAILED,
+        messages.CONVERSATION_GONE,
+        messages.CONVERSATION_GONE,
+        Effect.GONE,
+        retry=False,
     ),
-    Outcome(AmigoError, FAILED, messages.REPLY_FAILED_REJECTED, messages.AMIGO_REFUSED),
+    Outcome(
+        AmigoError, FAILED, messages.REPLY_FAILED_REJECTED, messages.AMIGO_REFUSED, retry=False
+    ),
 )
 
 

@@ -12,10 +12,31 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from slackbot.amigo.events import AmigoEvent
-from slackbot.amigo.models import ConversationPage
+from slackbot.amigo.models import ConversationPage, MessagePage
 from slackbot.ui.blocks import Blocks
 
-__all__ = ["AmigoPort", "Blocks", "Meter", "Profile", "SlackPort"]
+__all__ = [
+    "AmigoPort",
+    "Blocks",
+    "Meter",
+    "Profile",
+    "SlackPort",
+    "SlackRefused",
+    "SlackUnreachable",
+]
+
+
+class SlackRefused(Exception):
+    """Slack answered a call with an error (``error`` is Slack's code, e.g. ``not_in_channel``)."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method}: {error}")
+        self.method = method
+        self.error = error
+
+
+class SlackUnreachable(Exception):
+    """A call to Slack got no answer (after slack_sdk's own retries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +53,8 @@ class Profile:
 
 
 class SlackPort(Protocol):
+    """Every method raises :class:`SlackRefused` or :class:`SlackUnreachable` on failure."""
+
     async def post_message(
         self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
     ) -> str:
@@ -55,6 +78,10 @@ class SlackPort(Protocol):
         ...
 
     async def profile(self, user_id: str) -> Profile: ...
+
+    async def direct_message(self, user: str, text: str) -> str:
+        """Post ``text`` in the app's DM with ``user``; returns the DM's channel id."""
+        ...
 
 
 class AmigoPort(Protocol):
@@ -98,6 +125,16 @@ class AmigoPort(Protocol):
         is_finished: bool | None = None,
         limit: int | None = None,
     ) -> ConversationPage: ...
+
+    async def get_messages(
+        self,
+        as_user: str,
+        conversation_id: str,
+        *,
+        limit: int | None = None,
+        message_types: Iterable[str] = (),
+        sort_by: Iterable[str] = (),
+    ) -> MessagePage: ...
 
     async def find_user_by_email(self, as_user: str, email: str) -> str | None: ...
 

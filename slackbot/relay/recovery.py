@@ -1,8 +1,9 @@
-"""Picking up after a stop, and sending an interrupted message once more.
+"""Picking up after a stop, and sending a message once more when a person asks.
 
 A turn that a dead process left `sending` or `streaming` cannot be resumed: Amigo's
-stream is gone. Its Slack reply keeps the text it had, says it was interrupted and
-offers a Retry button; `queued` turns simply run.
+stream is gone. It becomes `unsure`, and whoever runs its thread next asks Amigo what it
+has (:mod:`slackbot.relay.reconcile`) before anything is sent again; `queued` turns and
+replies still owed to the thread simply go.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections.abc import Awaitable, Callable
 from slackbot.relay.inbox import START_GRACE_SECONDS, Inbox, Kicker
 from slackbot.relay.ports import Meter, NoMeter, SlackPort
 from slackbot.store.models import TurnState
-from slackbot.store.repo import Conversation, Store, Turn
-from slackbot.ui import blocks, messages
-from slackbot.ui.render import fallback_text, markdown_blocks
+from slackbot.store.repo import Conversation, Store
+from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.recovery")
 
@@ -45,28 +45,24 @@ class Recovery:
 
     async def sweep(self, *, route_after: float = ROUTE_AFTER_SECONDS) -> int:
         """Route saved messages a stopped process did not, let go of replies whose
-        thread never got its root, mark turns whose process stopped (its thread lease ran
-        out) as interrupted, and start the threads whose queued turns nobody runs.
+        thread never got its root, mark the turns a stopped process left running (its
+        thread lease ran out) to be settled with Amigo, and start the threads whose work
+        (turns to send, to settle, to show) nobody runs.
 
-        Returns how many turns were interrupted.
+        Returns how many turns a stopped process left running.
         """
         for thread in await self._store.unrouted_threads(route_after):
             await self._inbox.route(thread)
         for thread in await self._store.threads_held_since(START_GRACE_SECONDS):
             await self._inbox.resolve_held(thread, root_seen=True)
         orphans = await self._store.orphaned_running_turns()
-        marked = set(await self._store.interrupt_turns([t.id for t in orphans], "process stopped"))
-        seen_replies: set[str] = set()
-        for turn in orphans:
-            if turn.id in marked and turn.reply_ts and turn.reply_ts not in seen_replies:
-                seen_replies.add(turn.reply_ts)
-                await self._mark_reply(turn)
-        for thread in await self._store.unleased_threads_with_queued_turns():
+        lost = await self._store.lose_track([t.id for t in orphans], "process stopped")
+        for thread in await self._store.unleased_threads_with_work():
             self._workers.kick(thread)
-        if marked:
-            log.warning("marked %d turn(s) of a stopped process interrupted", len(marked))
+        if lost:
+            log.warning("%d turn(s) of a stopped process will be settled with Amigo", len(lost))
         self._meter.waiting(await self._store.count_waiting())
-        return len(marked)
+        return len(lost)
 
     async def sweep_forever(self, interval: float) -> None:
         """Sweep every ``interval`` seconds: how threads of a dead replica move on."""
@@ -76,23 +72,6 @@ class Recovery:
                 await self.sweep()
             except Exception:
                 log.exception("sweep failed; trying again in %.1f s", interval)
-
-    async def _mark_reply(self, turn: Turn) -> None:
-        assert turn.reply_ts is not None
-        try:
-            shown = await self._slack.message_text(turn.channel_id, turn.thread_ts, turn.reply_ts)
-        except Exception:
-            log.exception("could not read the interrupted reply in %s", turn.channel_id)
-            shown = None
-        keep = "" if shown in (None, messages.THINKING) else (shown or "")
-        body = "\n\n".join(p for p in (keep, messages.REPLY_INTERRUPTED) if p)
-        layout = markdown_blocks(body) + blocks.retry(turn.id)
-        try:
-            await self._slack.update_message(
-                turn.channel_id, turn.reply_ts, fallback_text(body), layout
-            )
-        except Exception:
-            log.exception("could not mark the interrupted reply in %s", turn.channel_id)
 
     async def retry(self, turn_id: int, user_id: str) -> str | None:
         """Queue an interrupted turn's text again; returns what to tell the user
@@ -107,7 +86,7 @@ class Recovery:
             return messages.RETRY_UNKNOWN
         if not await self._may_act(user_id, conversation):
             return messages.retry_not_yours(conversation.owner_user_id)
-        if turn.state != TurnState.INTERRUPTED:
+        if turn.state not in (TurnState.INTERRUPTED, TurnState.FAILED):
             return messages.RETRY_NOT_NEEDED
         if not conversation.is_open:
             return messages.thread_finished_hint()

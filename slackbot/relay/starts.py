@@ -10,12 +10,24 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from slackbot.amigo.errors import AmigoAuthError, AmigoBadRequest, AmigoError
+from slackbot.amigo.errors import (
+    AmigoAuthError,
+    AmigoBadRequest,
+    AmigoError,
+    AmigoRateLimited,
+    AmigoTransportError,
+    AmigoUnavailable,
+)
 from slackbot.relay.conversations import Conversations, Identities
+from slackbot.relay.ports import SlackUnreachable
 from slackbot.store.repo import Conversation, Store
 from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.starts")
+
+
+class StartPostponed(Exception):
+    """Slack or Amigo could not be reached while getting ready: try again shortly."""
 
 
 class Starts:
@@ -40,6 +52,8 @@ class Starts:
         except AmigoAuthError as exc:
             log.error("Amigo refused the provisioning credentials: %s", exc)
             return messages.REPLY_FAILED_MISCONFIGURED
+        except (AmigoRateLimited, AmigoUnavailable, AmigoTransportError, SlackUnreachable) as exc:
+            raise StartPostponed(str(exc)) from exc
         except AmigoError as exc:
             log.error("could not provision an Amigo user: %s", exc)
             return messages.REPLY_FAILED_START
@@ -48,6 +62,8 @@ class Starts:
             conversation = replace(conversation, amigo_user_id=amigo_user)
         try:
             blocking = await self._conversations.make_room_for(conversation)
+        except (AmigoRateLimited, AmigoUnavailable, AmigoTransportError, SlackUnreachable) as exc:
+            raise StartPostponed(str(exc)) from exc
         except AmigoError:
             return messages.REPLY_FAILED_START
         if blocking is not None:

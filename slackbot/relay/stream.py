@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from slackbot.relay.ports import Blocks, SlackPort
+from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.ui import messages
-from slackbot.ui.escape import escape
-from slackbot.ui.render import fallback_text, markdown_blocks
+from slackbot.ui.render import fallback_text, markdown_blocks, reply_body
 from slackbot.ui.split import split_reply
 
 log = logging.getLogger("slackbot.stream")
@@ -36,8 +35,14 @@ class ReplySink(Protocol):
     first_text_at: float | None
     """When (epoch seconds) the reply's first text became visible, if it did."""
 
+    @property
+    def text(self) -> str:
+        """The agent's text that arrived so far."""
+        ...
+
     async def open(self) -> str:
-        """Show the placeholder; returns the ts of the reply's first message."""
+        """Show the placeholder (or take over the reply's message, when it has one);
+        returns the ts of the reply's first message. Raises when Slack refuses it."""
         ...
 
     async def status(self, text: str) -> None:
@@ -46,12 +51,14 @@ class ReplySink(Protocol):
 
     async def append(self, piece: str) -> None: ...
 
-    async def complete(self, full_message: str, footer: Blocks | None = None) -> None:
-        """Make the reply equal ``full_message``; the last message gets ``footer``."""
+    async def complete(self, full_message: str, footer: Blocks | None = None) -> bool:
+        """Make the reply equal ``full_message``; the last message gets ``footer``.
+        False when Slack did not take the final write."""
         ...
 
-    async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> None:
-        """End the reply with what arrived so far followed by ``notice``."""
+    async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> bool:
+        """End the reply with what arrived so far followed by ``notice``.
+        False when Slack did not take the final write."""
         ...
 
 
@@ -72,6 +79,7 @@ class EditingReply:
         min_interval: float = 1.0,
         pacer: EditPacer | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reply_ts: str | None = None,
     ) -> None:
         self._slack = slack
         self._channel = channel
@@ -86,10 +94,12 @@ class EditingReply:
         self._closing = False
         self._dirty = asyncio.Event()
         self._last_edit = 0.0
-        self._message_ts: list[str] = []
-        self._shown: list[tuple[str, bool]] = []
+        self._message_ts: list[str] = [reply_ts] if reply_ts else []
+        self._shown: list[tuple[str, bool]] = [("", False)] if reply_ts else []
         self._writer: asyncio.Task[None] | None = None
-        self.reply_ts: str | None = None
+        self._final_written = False
+        self.reply_ts: str | None = reply_ts
+        """The reply's first message: posted by :meth:`open`, or given (a turn sent again)."""
         self.first_text_at: float | None = None
         self.edits = 0
 
@@ -124,28 +134,33 @@ class EditingReply:
             self._text += piece
             self._dirty.set()
 
-    async def complete(self, full_message: str, footer: Blocks | None = None) -> None:
+    async def complete(self, full_message: str, footer: Blocks | None = None) -> bool:
         self._text = full_message
-        await self._finish(footer)
+        return await self._finish(footer)
 
-    async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> None:
+    async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> bool:
         self._notice = notice
-        await self._finish(footer)
+        return await self._finish(footer)
 
-    async def _finish(self, footer: Blocks | None) -> None:
+    async def _finish(self, footer: Blocks | None) -> bool:
         self._footer = footer
         self._closing = True
         self._dirty.set()
         if self._writer is None:
-            await self.open()
+            try:
+                await self.open()
+            except (SlackRefused, SlackUnreachable) as exc:
+                log.warning("could not post the reply in %s: %s", self._channel, exc)
+                return False
         assert self._writer is not None
         await self._writer
+        return self._final_written
 
     def _body(self) -> str:
-        """What the messages say: the agent's text, escaped per Slack's rules so that it
-        can never ping anyone (or the status while there is none), then the notice."""
-        text = escape(self._text) if self._text else ("" if self._notice else self._status)
-        return "\n\n".join(p for p in (text, self._notice) if p)
+        """What the messages say: the reply so far (or the status while there is none)."""
+        if not self._text and not self._notice:
+            return self._status
+        return reply_body(self._text, self._notice)
 
     async def _write_loop(self) -> None:
         while True:
@@ -162,6 +177,7 @@ class EditingReply:
                 self.first_text_at = time.time()
             self._last_edit = self._clock()
             if closing:
+                self._final_written = shown
                 return
 
     async def _show(self, body: str, *, final: bool) -> bool:
@@ -186,10 +202,11 @@ class EditingReply:
                     )
                     self._message_ts.append(ts)
                     self._shown.append(key)
-            except Exception:
+            except (SlackRefused, SlackUnreachable) as exc:
                 # Slack's own retries (rate limits, connection errors) have run out; the
-                # next edit carries the whole text again, so nothing is lost for good.
-                log.exception("could not write reply part %d in %s", i, self._channel)
+                # next edit carries the whole text again, and the last one, if it fails,
+                # is the delivery's to make.
+                log.warning("could not write reply part %d in %s: %s", i, self._channel, exc)
                 return False
         # A final text shorter than what streamed (rare) leaves stale continuations.
         while final and len(self._message_ts) > len(chunks):
@@ -197,6 +214,6 @@ class EditingReply:
             self._shown.pop()
             try:
                 await self._slack.delete_message(self._channel, ts)
-            except Exception:
-                log.exception("could not delete a stale reply part in %s", self._channel)
+            except (SlackRefused, SlackUnreachable) as exc:
+                log.warning("could not delete a stale reply part in %s: %s", self._channel, exc)
         return True

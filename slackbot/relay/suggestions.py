@@ -61,7 +61,7 @@ class Suggestions:
 
 
 class ReplyMenu:
-    """The :class:`~slackbot.relay.executor.ReplyExtras` of the app: the ⋯ menu under
+    """The :class:`~slackbot.relay.replies.ReplyExtras` of the app: the ⋯ menu under
     each reply, and suggestions after it when they are wanted after every reply."""
 
     def __init__(self, store: Store, suggestions: Suggestions) -> None:

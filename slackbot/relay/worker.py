@@ -44,15 +44,18 @@ class Executor(Protocol):
         """Send one batch to Amigo and see its reply through; the turns' final state."""
         ...
 
-    async def abandon(self, conversation: Conversation) -> None:
-        """Fail the waiting turns of a conversation Amigo never created."""
+    async def resolve(self, turns: list[Turn], conversation: Conversation) -> bool:
+        """Settle turns the app lost track of; False when Amigo cannot be asked now."""
+        ...
+
+    async def show_owed(self, turns: list[Turn], conversation: Conversation) -> bool:
+        """Show what ended turns owe the thread; False when Slack would not take it."""
         ...
 
 
 class Readiness(StrEnum):
     GO = "go"
-    WAIT = "wait"  # the conversation is still being created (by this or another process)
-    GONE = "gone"  # it never will be
+    WAIT = "wait"  # the conversation is not created yet (being created, or to be retried)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +119,8 @@ class ThreadWorkers:
                     emptied = await self._drain(thread)
                 finally:
                     renewer.cancel()
-                    await self._store.release_lease(thread, holder)
-                if not emptied or not await self._store.has_queued_turns(thread):
+                    left = await self._store.release_lease(thread, holder)
+                if not emptied or not left:
                     return
         finally:
             self._workers.pop(thread, None)
@@ -134,21 +137,30 @@ class ThreadWorkers:
                 if thread in self._again:
                     continue
                 return True
-            readiness = await self._readiness(queue)
-            if readiness == Readiness.WAIT:
+            first, conversation = queue.turns[0], queue.conversation
+            if conversation is not None and first.state != TurnState.QUEUED:
+                # Earlier work first: a turn to settle with Amigo, or a reply to show.
+                group = self.same_reply(queue)
+                if first.state == TurnState.UNSURE:
+                    done = await self._executor.resolve(group, conversation)
+                else:
+                    done = await self._executor.show_owed(group, conversation)
+                if not done:
+                    return False  # Amigo or Slack cannot be reached: the sweep comes back
+                continue
+            if await self._readiness(queue) == Readiness.WAIT:
                 return False  # whoever creates the conversation drains the rest
-            if readiness == Readiness.GONE:
-                continue  # its waiting turns were failed with an explanation
-            assert queue.conversation is not None
+            assert conversation is not None
             batch = self.batch(queue)
-            await self._executor.run(batch, queue.conversation)
+            await self._executor.run(batch, conversation)
             if len(batch.turns) == len(queue.turns) and thread not in self._again:
                 return True  # the queue read before this batch is done
         return False
 
     async def _readiness(self, queue: Queue) -> Readiness:
         """Whether the first turn can go now: its conversation exists in Amigo (or is
-        closed, which the executor explains), is being created, or never will be."""
+        closed, which the executor explains), or it is not created yet: the reply waits
+        for its start (sent again when Amigo lost it, or by a person's Retry)."""
         first, conversation = queue.turns[0], queue.conversation
         if conversation is None:
             return Readiness.WAIT  # a held reply keeps its place; the inbox kicks us again
@@ -158,11 +170,17 @@ class ThreadWorkers:
             or not conversation.is_open
         ):
             return Readiness.GO
-        start = await self._store.start_turn(conversation.id)
-        if start is None or start.state in (TurnState.QUEUED, TurnState.SENDING):
-            return Readiness.WAIT
-        await self._executor.abandon(conversation)  # it ended before Amigo created it
-        return Readiness.GONE
+        return Readiness.WAIT
+
+    @staticmethod
+    def same_reply(queue: Queue) -> list[Turn]:
+        """The first turn and those answered by the same reply (sent as one)."""
+        first = queue.turns[0]
+        return [
+            t
+            for t in queue.turns
+            if t.state == first.state and (t.id == first.id or t.reply_ts == first.reply_ts)
+        ]
 
     async def _renew(self, thread: ThreadKey) -> None:
         holder, ttl = self._config.holder, self._config.lease_seconds

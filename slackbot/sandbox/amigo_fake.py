@@ -137,6 +137,9 @@ class Reply:
     cut_after: int | None = None
     cut_clean: bool = False
     hold_after: int | None = None
+    silent_after_commit: bool = False
+    """Commit the interaction, then send nothing more (the answer is lost on the way):
+    the stream stays open until the client gives up."""
     actions: list[dict[str, Any]] | None = None
     extra_lines: list[str | dict[str, Any]] = field(default_factory=list)
     conversation_id: str | None = None
@@ -1264,6 +1267,9 @@ class FakeAmigo:
                 text,
                 script.conversation_completed,
             )
+            if script.silent_after_commit:
+                await hold()
+                return False
             complete = {
                 "type": "interaction-complete",
                 "message_id": agent_message_id,

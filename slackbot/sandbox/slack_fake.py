@@ -543,6 +543,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "bots.info": self._bots_info,
             "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "views.open": lambda a: self._views_record("views.open", a),
@@ -1649,6 +1650,15 @@ class FakeSlack:
                 "user_id": self.bot_user_id,
             }
         }
+
+    def _conversations_open(self, args: Json) -> Json:
+        """The app's DM with one user (``users``), made up from the user's id."""
+        users = str(args.get("users") or "")
+        if not users or "," in users or users not in self._users:
+            raise _SlackError("user_not_found")
+        channel = "D" + users[1:]
+        self._channels.setdefault(channel, self._synth_channel(channel) | {"user": users})
+        return {"channel": {"id": channel}}
 
     def _conversations_info(self, args: Json) -> Json:
         channel = _str_arg(args, "channel")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -25,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.pacing import ChannelPacer
-from slackbot.relay.ports import Blocks, Profile
+from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable
 
 log = logging.getLogger("slackbot.slack")
 
@@ -123,6 +125,17 @@ PROFILE_CACHE_SECONDS = 300.0
 PROFILE_CACHE_SIZE = 10_000
 
 
+@contextmanager
+def _failures(method: str) -> Iterator[None]:
+    """slack_sdk's errors as the relay knows them: refused (with Slack's code), or no answer."""
+    try:
+        yield
+    except SlackApiError as exc:
+        raise SlackRefused(method, str(exc.response.get("error") or "error")) from exc
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise SlackUnreachable(f"{method}: {type(exc).__name__}") from exc
+
+
 class WebApiPort:
     """Posts, edits and looks up through the Web API of one workspace."""
 
@@ -149,16 +162,19 @@ class WebApiPort:
         if blocks is not None:
             args["blocks"] = blocks
         await self._posts.acquire(channel)
-        response = await self.client.chat_postMessage(**args)
+        with _failures("chat.postMessage"):
+            response = await self.client.chat_postMessage(**args)
         return str(response["ts"])
 
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: Blocks | None = None
     ) -> None:
-        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+        with _failures("chat.update"):
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
 
     async def delete_message(self, channel: str, ts: str) -> None:
-        await self.client.chat_delete(channel=channel, ts=ts)
+        with _failures("chat.delete"):
+            await self.client.chat_delete(channel=channel, ts=ts)
 
     async def post_ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None = None
@@ -166,16 +182,19 @@ class WebApiPort:
         args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
-        await self.client.chat_postEphemeral(**args)
+        with _failures("chat.postEphemeral"):
+            await self.client.chat_postEphemeral(**args)
 
     async def permalink(self, channel: str, ts: str) -> str:
-        response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        with _failures("chat.getPermalink"):
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         return str(response["permalink"])
 
     async def message_text(self, channel: str, thread_ts: str, ts: str) -> str | None:
-        response = await self.client.conversations_replies(
-            channel=channel, ts=thread_ts, latest=ts, oldest=ts, inclusive=True, limit=1
-        )
+        with _failures("conversations.replies"):
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
         for message in response.get("messages") or []:
             if message.get("ts") != ts:
                 continue
@@ -189,7 +208,8 @@ class WebApiPort:
         cached = self._profiles.get(user_id)
         if cached is not None:
             return cached
-        response = await self.client.users_info(user=user_id)
+        with _failures("users.info"):
+            response = await self.client.users_info(user=user_id)
         user: dict[str, Any] = response["user"]
         info: dict[str, Any] = user.get("profile") or {}
         profile = Profile(
@@ -205,3 +225,10 @@ class WebApiPort:
         )
         self._profiles[user_id] = profile
         return profile
+
+    async def direct_message(self, user: str, text: str) -> str:
+        with _failures("conversations.open"):
+            opened = await self.client.conversations_open(users=user)
+        channel = str((opened.get("channel") or {}).get("id") or "")
+        await self.post_message(channel, None, text)
+        return channel

@@ -44,6 +44,8 @@ def _queued(
         reply_ts=None,
         interaction_id=None,
         error=None,
+        reply_text=None,
+        shown=True,
     )
 
 
@@ -201,6 +203,7 @@ class Claims(StoreBase):
             user_id=turn.user_id,
             text=text,
             conversation_id=turn.conversation_id,
+            kind=turn.kind,
             attempt=turn.attempt + 1,
         )
         return Turn.of(row) if await self._insert(row) else None

@@ -86,6 +86,15 @@ class Conversations(StoreBase):
         rows = await self._scalars(query.order_by(ConversationRow.id))
         return [Conversation.of(row) for row in rows]
 
+    async def interactions_of(self, conversation_id: int) -> set[str]:
+        """The Amigo interactions the conversation's turns recorded."""
+        rows = await self._scalars(
+            select(TurnRow.interaction_id)
+            .where(TurnRow.conversation_id == conversation_id, TurnRow.interaction_id.is_not(None))
+            .distinct()
+        )
+        return {str(i) for i in rows}
+
     async def progress(self, conversation_id: int) -> Progress:
         """The latest interaction, its reply, and how many interactions there were."""
         answered = (
@@ -134,14 +143,6 @@ class Conversations(StoreBase):
             conversation_id,
             ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
             state=ConversationState.FINISHED,
-            finished_at=utcnow(),
-            finish_reason=reason[:32],
-        )
-
-    async def fail_conversation(self, conversation_id: int, reason: str) -> None:
-        await self._update(
-            conversation_id,
-            state=ConversationState.FAILED,
             finished_at=utcnow(),
             finish_reason=reason[:32],
         )

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from slackbot.store.base import StoreBase
 from slackbot.store.models import ThreadLeaseRow, TurnRow, TurnState, utcnow
 from slackbot.store.records import ThreadKey, Turn
+from slackbot.store.turns import Turns, work
 
 RUNNING = (TurnState.SENDING, TurnState.STREAMING)
 
@@ -76,15 +77,25 @@ class Leases(StoreBase):
         )
         return count > 0
 
-    async def release_lease(self, thread: ThreadKey, holder: str) -> None:
-        await self._write(
-            delete(ThreadLeaseRow).where(*_lease_of(thread), ThreadLeaseRow.holder == holder)
-        )
+    async def release_lease(self, thread: ThreadKey, holder: str) -> bool:
+        """Let the thread go; True when work is left in it (queued, unsure or unshown
+        turns), which whoever kicks it next will take. One statement: the look comes
+        after the release, so nothing queued meanwhile is missed."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                delete(ThreadLeaseRow)
+                .where(*_lease_of(thread), ThreadLeaseRow.holder == holder)
+                .returning(Turns.work_waits(thread))
+            )
+            left = result.scalar()
+            await session.commit()
+        return bool(left)
 
-    async def unleased_threads_with_queued_turns(self) -> list[ThreadKey]:
+    async def unleased_threads_with_work(self) -> list[ThreadKey]:
+        """Threads nobody runs that have turns to send, to settle or to show."""
         rows = await self._rows(
             select(TurnRow.team_id, TurnRow.channel_id, TurnRow.thread_ts)
-            .where(TurnRow.state == TurnState.QUEUED, _unleased())
+            .where(work(), TurnRow.conversation_id.is_not(None), _unleased())
             .distinct()
         )
         return [ThreadKey(*row) for row in rows]
@@ -96,16 +107,16 @@ class Leases(StoreBase):
         )
         return [Turn.of(row) for row in rows]
 
-    async def interrupt_turns(self, turn_ids: Sequence[int], error: str) -> list[int]:
-        """Mark these turns interrupted if they are still running; returns those marked.
-
-        Only one process wins this for a given turn, so only one marks its reply.
-        """
+    async def lose_track(self, turn_ids: Sequence[int], error: str) -> list[int]:
+        """Mark these turns unsure (ask Amigo what it has) if they are still running;
+        returns those marked. Only one process wins this for a given turn."""
+        if not turn_ids:
+            return []
         counts = await self._write(
             *(
                 update(TurnRow)
                 .where(TurnRow.id == turn_id, TurnRow.state.in_(RUNNING))
-                .values(state=TurnState.INTERRUPTED, error=error[:200])
+                .values(state=TurnState.UNSURE, error=error[:200])
                 for turn_id in turn_ids
             )
         )

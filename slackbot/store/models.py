@@ -41,12 +41,15 @@ class ConversationState(StrEnum):
 
 
 class TurnState(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    STREAMING = "streaming"
-    DONE = "done"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
+    """Where a turn is; :mod:`slackbot.relay.states` says what comes next from each."""
+
+    QUEUED = "queued"  # waiting to be sent
+    SENDING = "sending"  # on its way: Amigo may or may not have it
+    STREAMING = "streaming"  # Amigo took it and is answering
+    UNSURE = "unsure"  # the answer was lost (a crash, a cut): ask Amigo what it has
+    DONE = "done"  # answered; ``shown`` says whether the answer is in the thread yet
+    FAILED = "failed"  # refused; its notice (``reply_text``) says why
+    INTERRUPTED = "interrupted"  # no answer, and no safe way to get one: Retry
 
 
 class TurnKind(StrEnum):
@@ -124,6 +127,10 @@ class TurnRow(Base):
     reply_ts: Mapped[str | None] = mapped_column(String(32))
     interaction_id: Mapped[str | None] = mapped_column(String(64))
     """The Amigo interaction that answered it (the same for replies sent as one)."""
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    """What the reply must finally read (the answer, or a notice), saved before Slack sees it."""
+    shown: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether ``reply_text`` is visible (in the thread, or where the person was told)."""
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -125,6 +125,13 @@ class Turn:
     reply_ts: str | None = None
     interaction_id: str | None = None
     error: str | None = None
+    reply_text: str | None = None
+    shown: bool = True
+
+    @property
+    def owes_a_write(self) -> bool:
+        """Its final text is saved but not yet visible."""
+        return self.reply_text is not None and not self.shown
 
     @property
     def thread(self) -> ThreadKey:
@@ -147,6 +154,8 @@ class Turn:
             reply_ts=row.reply_ts,
             interaction_id=row.interaction_id,
             error=row.error,
+            reply_text=row.reply_text,
+            shown=row.shown,
         )
 
 

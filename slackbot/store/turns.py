@@ -6,21 +6,33 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from slackbot.store.base import StoreBase
 from slackbot.store.models import ConversationRow, TurnKind, TurnRow, TurnState, utcnow
 from slackbot.store.records import Conversation, Queue, ThreadKey, Turn
 
 RUNNING = (TurnState.SENDING, TurnState.STREAMING)
+ENDED = (TurnState.DONE, TurnState.FAILED, TurnState.INTERRUPTED)
 
 
-def _queued_in(thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
+def _in(thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
     return (
         TurnRow.team_id == thread.team_id,
         TurnRow.channel_id == thread.channel_id,
         TurnRow.thread_ts == thread.thread_ts,
-        TurnRow.state == TurnState.QUEUED,
+    )
+
+
+def _queued_in(thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
+    return (*_in(thread), TurnRow.state == TurnState.QUEUED)
+
+
+def work() -> ColumnElement[bool]:
+    """A turn with something left to do: to send, to ask Amigo about, or to show."""
+    return or_(
+        TurnRow.state.in_((TurnState.QUEUED, TurnState.UNSURE)),
+        and_(TurnRow.state.in_(ENDED), TurnRow.reply_text.is_not(None), ~TurnRow.shown),
     )
 
 
@@ -30,12 +42,13 @@ class Turns(StoreBase):
         return Turn.of(rows[0]) if rows else None
 
     async def queue(self, thread: ThreadKey) -> Queue:
-        """The thread's waiting turns in Slack ts order (the order people wrote them; a
-        retry keeps its message's place), with the first one's conversation. One query."""
+        """The thread's turns with work left (to send, to ask Amigo about, to show), in
+        Slack ts order (the order people wrote them; a retry keeps its message's place),
+        with the first one's conversation. One query."""
         rows = await self._rows(
             select(TurnRow, ConversationRow)
             .outerjoin(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .where(*_queued_in(thread))
+            .where(*_in(thread), work())
             .order_by(TurnRow.ts, TurnRow.attempt, TurnRow.id)
         )
         turns = [Turn.of(turn) for turn, _ in rows]
@@ -66,11 +79,20 @@ class Turns(StoreBase):
         return [ThreadKey(*row) for row in rows]
 
     async def has_queued_turns(self, thread: ThreadKey) -> bool:
-        """Whether turns wait that a worker could take (held replies do not count)."""
+        """Whether turns wait to be sent (held replies do not count)."""
         waiting = select(TurnRow.id).where(
             *_queued_in(thread), TurnRow.conversation_id.is_not(None)
         )
         return bool(await self._scalar(select(waiting.exists())))
+
+    @staticmethod
+    def work_waits(thread: ThreadKey) -> Any:
+        """A condition: the thread has turns with work left a worker could take."""
+        return (
+            select(TurnRow.id)
+            .where(*_in(thread), work(), TurnRow.conversation_id.is_not(None))
+            .exists()
+        )
 
     async def count_waiting(self) -> int:
         """How many turns are queued (held ones too), in every thread."""
@@ -96,21 +118,44 @@ class Turns(StoreBase):
         *,
         reply_ts: str | None = None,
         error: str | None = None,
+        reply_text: str | None = None,
     ) -> None:
+        """Move turns to ``state``; with ``reply_text``, the reply they owe Slack."""
         ids = [turn_ids] if isinstance(turn_ids, int) else list(turn_ids)
         values: dict[str, Any] = {"state": state}
         if reply_ts is not None:
             values["reply_ts"] = reply_ts
         if error is not None:
             values["error"] = error[:200]
+        if reply_text is not None:
+            values |= {"reply_text": reply_text, "shown": False}
         await self._write(update(TurnRow).where(TurnRow.id.in_(ids)).values(**values))
 
-    async def complete_turns(self, turn_ids: Sequence[int], interaction_id: str) -> None:
-        """Amigo answered these turns (one interaction)."""
+    async def answer(self, turn_ids: Sequence[int], interaction_id: str, reply_text: str) -> None:
+        """Amigo answered these turns (one interaction): save the reply before Slack sees it."""
         await self._write(
             update(TurnRow)
             .where(TurnRow.id.in_(list(turn_ids)))
-            .values(state=TurnState.DONE, interaction_id=interaction_id)
+            .values(
+                state=TurnState.DONE,
+                interaction_id=interaction_id,
+                reply_text=reply_text,
+                shown=False,
+            )
+        )
+
+    async def mark_shown(self, turn_ids: Sequence[int], reply_ts: str | None = None) -> None:
+        values: dict[str, Any] = {"shown": True}
+        if reply_ts is not None:
+            values["reply_ts"] = reply_ts
+        await self._write(update(TurnRow).where(TurnRow.id.in_(list(turn_ids))).values(**values))
+
+    async def requeue(self, turn: Turn, *, kind: TurnKind) -> None:
+        """Send a turn again (Amigo does not have it): its next attempt, in its place."""
+        await self._write(
+            update(TurnRow)
+            .where(TurnRow.id == turn.id)
+            .values(state=TurnState.QUEUED, kind=kind, attempt=turn.attempt + 1)
         )
 
     async def turns_with_reply(self, reply_ts: str) -> list[Turn]:

@@ -29,6 +29,7 @@ REPLY_INTERRUPTED = (
     ":warning: _The reply was interrupted before it finished. "
     "Press Retry to send your message again._"
 )
+REPLY_PAUSED = "_The app is restarting: this reply goes on as soon as it is back._"
 RETRY_BUTTON = "Retry"
 RETRY_QUEUED = "_Sending your message again…_"
 RETRY_UNKNOWN = "There is nothing to retry here any more."
@@ -64,6 +65,20 @@ UNFINISHED_ELSEWHERE = (
     ":no_entry: You have an unfinished Amigo conversation outside Slack, so a new one cannot "
     "start here. Finish it there first, then mention me again."
 )
+REPLY_BELOW = "_The reply is in the messages below._"
+
+_CLOSED_BECAUSE = {
+    "not_in_channel": "I am not a member of it: invite me with `/invite @Amigo`",
+    "channel_not_found": "I cannot see it any more",
+    "is_archived": "it is archived",
+}
+
+
+def reply_sent_by_dm(channel: str, error: str) -> str:
+    why = _CLOSED_BECAUSE.get(error, "Slack does not let me")
+    return f":mailbox_with_mail: I could not post my reply in <#{channel}> ({why}), so here it is:"
+
+
 MESSAGE_EMPTY = "_There was nothing to send: the message had no text._"
 
 

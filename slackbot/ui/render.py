@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from slack_sdk.models.blocks import MarkdownBlock
 
+from slackbot.ui.escape import escape
 from slackbot.ui.split import Fence, closes_fence, parse_opening_fence
 
 MARKDOWN_BLOCK_CHAR_LIMIT: Final = 12000
@@ -17,6 +18,12 @@ FALLBACK_CHAR_LIMIT: Final = 3000
 """Notifications need no more than this; longer fallbacks are truncated with an ellipsis."""
 
 _ELLIPSIS: Final = "…"
+
+
+def reply_body(text: str, notice: str | None = None) -> str:
+    """What a reply's messages say: the agent's text, escaped per Slack's rules so that it
+    can never ping anyone, then the app's notice (already Slack markup), if any."""
+    return "\n\n".join(part for part in (escape(text), notice or "") if part)
 
 
 def markdown_blocks(chunk: str) -> list[dict[str, Any]]:

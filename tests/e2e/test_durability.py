@@ -168,16 +168,40 @@ def extra_settings() -> dict[str, object]:
     return {"amigo_stream_idle_timeout_seconds": 0.5}
 
 
-async def test_a_silent_stream_is_cut_after_the_idle_timeout(harness: Harness) -> None:
+async def test_a_silent_stream_is_cut_after_the_idle_timeout_and_sent_again(
+    harness: Harness,
+) -> None:
     h = harness
     ts = await start_thread(h)
     await wait_reply_done(h, ts)
     h.amigo.queue_reply(Reply(text="slow and then silent", pieces=3, delay=2.0))
     await h.sender.post_message(ALICE, "take your time", thread_ts=ts)
-    await h.wait_for(lambda: "interrupted" in h.bot_texts(ts)[-1], what="interrupted")
+    # Cut for silence; Amigo kept nothing of it, so the message goes once more.
+    await h.wait_for(
+        lambda: h.bot_texts(ts)[-1] == "Echo: take your time", timeout=20, what="the answer"
+    )
     await h.settle()
-    assert h.bot_texts(ts)[-1].startswith("slow")
-    assert (await turns(h))[-1].state == TurnState.INTERRUPTED
+    sent = [c.form["recorded_message"] for c in h.amigo.calls_named("interact") if c.form]
+    assert sent.count("take your time") == 2
+    assert (await turns(h))[-1].state == TurnState.DONE
+
+
+async def test_an_answer_amigo_committed_before_going_silent_is_shown_not_asked_again(
+    harness: Harness,
+) -> None:
+    h = harness
+    ts = await start_thread(h)
+    await wait_reply_done(h, ts)
+    h.amigo.queue_reply(Reply(text="Kept by Amigo.", pieces=2, silent_after_commit=True))
+    await h.sender.post_message(ALICE, "answer me", thread_ts=ts)
+    await h.wait_for(
+        lambda: h.bot_texts(ts)[-1] == "Kept by Amigo.", timeout=20, what="the kept answer"
+    )
+    await h.settle()
+    sent = [c.form["recorded_message"] for c in h.amigo.calls_named("interact") if c.form]
+    assert sent.count("answer me") == 1
+    assert (await turns(h))[-1].state == TurnState.DONE
+    assert RETRY_ACTION not in str(h.bot_replies(ts)[-1].blocks)
 
 
 async def test_a_malformed_line_is_skipped_and_the_reply_completes(harness: Harness) -> None:

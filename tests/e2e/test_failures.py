@@ -59,7 +59,8 @@ async def test_amigo_busy_beyond_the_retries_says_so_and_a_new_mention_works(
     assert len(h.amigo.calls_named("create_conversation")) == 4  # first try + 3 retries
     assert [t.state for t in await turns(h)] == [TurnState.FAILED]
     (gave_up,) = await conversations(h)
-    assert gave_up.state == ConversationState.FAILED  # so the thread can start again
+    assert gave_up.state == ConversationState.STARTING  # it starts when Retry is pressed
+    assert "amigo_retry" in str(h.bot_replies(ts)[-1].blocks)
 
     again = await h.sender.post_mention(ALICE, "<@UBOT> hello again")
     await h.wait_for(lambda: completed(h) == 1, what="second try")
@@ -94,18 +95,21 @@ async def test_a_403_on_interact_is_explained_not_retried(harness: Harness) -> N
     assert len(h.amigo.calls_named("interact")) == 1
 
 
-async def test_a_stream_cut_mid_reply_leaves_the_partial_reply_marked(harness: Harness) -> None:
+async def test_a_stream_cut_mid_reply_is_settled_with_amigo_and_sent_again(
+    harness: Harness,
+) -> None:
     h = harness
     ts = await start_thread(h)
     await wait_reply_done(h, ts)
     h.amigo.queue_reply(Reply(text="alpha beta gamma delta", pieces=4, cut_after=2))
     await h.sender.post_message(ALICE, "tell me", thread_ts=ts)
-    await h.wait_for(lambda: "interrupted" in h.bot_texts(ts)[-1], what="interrupted mark")
+    # Amigo kept nothing of the cut interaction, so the message goes once more.
+    await h.wait_for(lambda: h.bot_texts(ts)[-1] == "Echo: tell me", what="the answer")
     await h.settle()
-    last = h.bot_texts(ts)[-1]
-    assert last.startswith("alpha beta")
-    assert "delta" not in last
-    assert (await turns(h))[-1].state == TurnState.INTERRUPTED
+    sent = [c.form["recorded_message"] for c in h.amigo.calls_named("interact") if c.form]
+    assert sent == ["tell me", "tell me"]
+    assert len(h.amigo.calls_named("get_messages")) == 1
+    assert (await turns(h))[-1].state == TurnState.DONE
 
     h.amigo.queue_reply(Reply(text="Fine again.", pieces=1))
     await h.sender.post_message(ALICE, "again", thread_ts=ts)

@@ -10,6 +10,7 @@ import pytest
 from slackbot.sandbox.amigo_fake import FakeAmigo, Reply
 from slackbot.sandbox.slack_fake import FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
+from slackbot.ui import messages
 from slackbot.ui.blocks import RETRY_ACTION
 from tests.databases import query
 from tests.e2e.apps import App
@@ -32,6 +33,16 @@ def turn_states(database_url: str) -> dict[str, str]:
 
 def sent_texts(amigo: FakeAmigo) -> list[str]:
     return [c.form["recorded_message"] for c in amigo.calls_named("interact") if c.form]
+
+
+def committed_user_messages(amigo: FakeAmigo) -> list[str]:
+    """What Amigo kept of the person's messages, in every conversation."""
+    return [
+        m.message
+        for conversation in amigo.conversations.values()
+        for m in conversation.messages
+        if m.message_type == "user-message"
+    ]
 
 
 async def test_sigkill_mid_reply_then_restart_recovers_exactly_once(
@@ -57,54 +68,26 @@ async def test_sigkill_mid_reply_then_restart_recovers_exactly_once(
             await sender.post_message(ALICE, "waiting message", thread_ts=ts)
             await slack.wait_for(lambda _: turn_states(db).get("waiting message") == "queued")
             await app.kill()
+        cut = slack.thread(CHANNEL, ts, include_root=False)[-1]
 
-        amigo.queue_reply(Reply(text="Answer to the waiting message.", pieces=2))
+        # After the restart Amigo is asked about the cut reply: it kept nothing of it, so
+        # the question goes again, in its place before the waiting message (both as one).
+        amigo.queue_reply(Reply(text="Answer to both.", pieces=2))
         await app.start()
-        async with SlackSender(app.url, SIGNING_SECRET, team_id=slack.team_id) as sender:
-            await slack.wait_for(
-                lambda _: turn_states(db).get("waiting message") == "done", timeout=20
-            )
-            replies = slack.thread(CHANNEL, ts, include_root=False)
-            texts = [message_text(m) for m in replies]
-            assert texts[-1] == "Answer to the waiting message."
-            interrupted = next(m for m in replies if "interrupted" in message_text(m))
-            assert message_text(interrupted).startswith("one")
-            assert sent_texts(amigo).count("waiting message") == 1
-            assert turn_states(db)["question"] == "interrupted"
-
-            # Its Retry button sends the interrupted message once more, once.
-            value = next(
-                str(e["value"])
-                for b in interrupted.blocks or []
-                for e in b.get("elements", [])
-                if e.get("action_id") == RETRY_ACTION
-            )
-            amigo.queue_reply(Reply(text="Answer to the question.", pieces=2))
-            payload = sender.block_action_payload(
-                ALICE,
-                RETRY_ACTION,
-                value,
-                channel=CHANNEL,
-                message_ts=interrupted.ts,
-                thread_ts=ts,
-            )
-            payload["message"] |= {"text": interrupted.text, "blocks": interrupted.blocks}
-            await sender.send_payload(payload)
-            await sender.send_payload(payload)
-            await slack.wait_for(
-                lambda s: (
-                    message_text(s.thread(CHANNEL, ts, include_root=False)[-1])
-                    == "Answer to the question."
-                ),
-                timeout=20,
-            )
-            await slack.wait_for(lambda s: s.ephemerals(user=ALICE), description="2nd click")
-            assert sent_texts(amigo).count("question") == 2
+        await slack.wait_for(lambda _: turn_states(db).get("waiting message") == "done", timeout=20)
+        await slack.wait_for(
+            lambda s: message_text(s.message(CHANNEL, cut.ts)) == "Answer to both."
+        )
+        replies = slack.thread(CHANNEL, ts, include_root=False)
+        assert len(replies) == 2  # the cut reply was answered in place
+        assert sent_texts(amigo) == ["question", "question\n\nwaiting message"]
+        assert committed_user_messages(amigo) == ["hello", "question\n\nwaiting message"]
+        assert RETRY_ACTION not in str(replies[-1].blocks)
     finally:
         await app.stop()
 
 
-async def test_sigterm_past_the_grace_period_marks_the_reply_interrupted(
+async def test_sigterm_past_the_grace_period_pauses_the_reply_and_the_restart_finishes_it(
     tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str
 ) -> None:
     slack, amigo = fakes
@@ -127,19 +110,23 @@ async def test_sigterm_past_the_grace_period_marks_the_reply_interrupted(
         assert app.proc is not None and app.proc.returncode == 0, app.output()
         (reply,) = slack.thread(CHANNEL, ts, include_root=False)
         assert message_text(reply).startswith("far too slow")
-        assert "interrupted" in message_text(reply)
+        assert message_text(reply).endswith(messages.REPLY_PAUSED)
         states = turn_states(database_url)
-        assert states["hello"] == "interrupted"
-        assert states["queued behind it"] == "queued"  # the next start sends it
+        assert states["hello"] == "unsure"  # the next start asks Amigo before sending
+        assert states["queued behind it"] == "queued"
 
+        # Amigo had created the conversation but kept no message: the first message goes
+        # again (as a reply, with the one that waited), and the paused reply is answered.
         amigo.queue_reply(Reply(text="Sent after the restart.", pieces=1))
         await app.start()
         await slack.wait_for(
             lambda s: (
-                message_text(s.thread(CHANNEL, ts, include_root=False)[-1])
-                == "Sent after the restart."
+                [message_text(m) for m in s.thread(CHANNEL, ts, include_root=False)]
+                == ["Sent after the restart."]
             ),
             timeout=20,
         )
+        assert len(amigo.calls_named("create_conversation")) == 1
+        assert sent_texts(amigo) == ["hello\n\nqueued behind it"]
     finally:
         await app.stop()

@@ -26,15 +26,18 @@ from slackbot.amigo.events import (
     NewMessage,
     UserMessageAvailable,
 )
-from slackbot.amigo.models import ConversationInfo, ConversationPage
+from slackbot.amigo.models import ConversationInfo, ConversationPage, MessageInfo, MessagePage
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
+from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, TurnExecutor
 from slackbot.relay.inbox import Inbox, IncomingMessage, Recorded, Routed
 from slackbot.relay.mentions import Names
 from slackbot.relay.options import ActivePolicy, SuggestionsMode
-from slackbot.relay.ports import Blocks, Profile
+from slackbot.relay.ports import Blocks, NoMeter, Profile, SlackRefused
+from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
+from slackbot.relay.replies import Replies
 from slackbot.relay.starts import Starts
 from slackbot.relay.stream import EditingReply
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
@@ -111,14 +114,15 @@ class MemorySlack:
         self.ephemerals: list[tuple[str, str]] = []  # (user, text)
         self.admins: set[str] = set()
         self.lookups: list[str] = []
-        self.fail_posts = 0
+        self.refuse: dict[str, str] = {}
+        """Slack method -> the error Slack answers it with, for as long as it is set."""
+        self.dms: list[tuple[str, str]] = []  # (user, text)
 
     async def post_message(
         self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
     ) -> str:
-        if self.fail_posts:
-            self.fail_posts -= 1
-            raise RuntimeError("channel_not_found")
+        if self.refuse.get("chat.postMessage") and not channel.startswith("D"):
+            raise SlackRefused("chat.postMessage", self.refuse["chat.postMessage"])
         ts = new_ts()
         self.messages[ts] = Posted(channel, ts, thread_ts, text, blocks, [_shown(text, blocks)])
         return ts
@@ -126,6 +130,8 @@ class MemorySlack:
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: Blocks | None = None
     ) -> None:
+        if self.refuse.get("chat.update"):
+            raise SlackRefused("chat.update", self.refuse["chat.update"])
         message = self.messages[ts]
         message.text, message.blocks = text, blocks
         message.versions.append(_shown(text, blocks))
@@ -148,6 +154,10 @@ class MemorySlack:
     async def profile(self, user_id: str) -> Profile:
         self.lookups.append(user_id)
         return Profile(user_id, "First", user_id, f"Person {user_id}", None, user_id in self.admins)
+
+    async def direct_message(self, user: str, text: str) -> str:
+        self.dms.append((user, text))
+        return "D" + user
 
     def thread(self, thread_ts: str) -> list[Posted]:
         return [m for m in self.messages.values() if m.thread_ts == thread_ts]
@@ -176,6 +186,8 @@ class MemoryAmigo:
         self.scripts: deque[list[Step]] = deque()
         self.unfinished: list[str] = []
         self.tags: dict[str, str | None] = {}
+        self.committed: dict[str, list[tuple[str, str, str]]] = {}
+        """Conversation -> its completed interactions (id, user text, agent text)."""
         self.fail: dict[str, AmigoError] = {}
         self._ids = itertools.count(1)
 
@@ -202,13 +214,23 @@ class MemoryAmigo:
             ),
         ]
 
-    async def _stream(self, steps: list[Step]) -> AsyncIterator[AmigoEvent]:
+    async def _stream(
+        self, steps: list[Step], conversation_id: str | None, text: str | None
+    ) -> AsyncIterator[AmigoEvent]:
         for step in steps:
             if isinstance(step, AmigoError):
                 raise step
             if isinstance(step, asyncio.Event):
                 await step.wait()
                 continue
+            if isinstance(step, ConversationCreated):
+                conversation_id = step.conversation_id
+                self.unfinished.append(conversation_id)
+            if isinstance(step, InteractionComplete) and conversation_id is not None:
+                # Amigo commits an interaction when it completes, not before.
+                self.committed.setdefault(conversation_id, []).append(
+                    (step.interaction_id, text or "", step.full_message)
+                )
             yield step
 
     def create_conversation(
@@ -222,14 +244,14 @@ class MemoryAmigo:
         self.calls.append(Call("create", as_user, text=initial_message))
         steps = self.scripts.popleft() if self.scripts else self._echo(initial_message or "")
         if steps and isinstance(steps[0], AmigoError):
-            return self._stream(steps)
+            return self._stream(steps, None, initial_message)
         created: list[Step] = [ConversationCreated(conversation_id=self._id("conversation"))]
-        return self._stream(created + steps)
+        return self._stream(created + steps, None, initial_message)
 
     def interact(self, as_user: str, conversation_id: str, text: str) -> AsyncIterator[AmigoEvent]:
         self.calls.append(Call("interact", as_user, conversation_id, text))
         steps = self.scripts.popleft() if self.scripts else self._echo(text)
-        return self._stream(steps)
+        return self._stream(steps, conversation_id, text)
 
     async def _maybe_fail(self, name: str) -> None:
         error = self.fail.pop(name, None)
@@ -239,6 +261,8 @@ class MemoryAmigo:
     async def finish_conversation(self, as_user: str, conversation_id: str) -> None:
         self.calls.append(Call("finish", as_user, conversation_id))
         await self._maybe_fail("finish")
+        if conversation_id in self.unfinished:
+            self.unfinished.remove(conversation_id)
 
     async def modify_tags(
         self,
@@ -263,6 +287,7 @@ class MemoryAmigo:
 
     async def get_conversations(self, as_user: str, **filters: Any) -> ConversationPage:
         self.calls.append(Call("get_conversations", as_user))
+        await self._maybe_fail("get_conversations")
         ids = list(filters.get("ids") or []) or self.unfinished
         infos = [
             ConversationInfo(
@@ -274,9 +299,36 @@ class MemoryAmigo:
             )
             for i in ids
         ]
-        if filters.get("is_finished") is False:
-            self.unfinished = []
         return ConversationPage(conversations=infos)
+
+    async def get_messages(self, as_user: str, conversation_id: str, **_: Any) -> MessagePage:
+        self.calls.append(Call("get_messages", as_user, conversation_id))
+        await self._maybe_fail("get_messages")
+        found: list[MessageInfo] = []
+        for interaction, user_text, agent_text in reversed(self.committed.get(conversation_id, [])):
+            at = "2026-01-01T00:00:00Z"
+            found.append(
+                MessageInfo(
+                    id=self._id("m"),
+                    interaction_id=interaction,
+                    created_at=at,
+                    sender="Agent",
+                    message=agent_text,
+                    message_type="agent-message",
+                )
+            )
+            if user_text:
+                found.append(
+                    MessageInfo(
+                        id=self._id("m"),
+                        interaction_id=interaction,
+                        created_at=at,
+                        sender="Person",
+                        message=user_text,
+                        message_type="user-message",
+                    )
+                )
+        return MessagePage(messages=found)
 
     async def find_user_by_email(self, as_user: str, email: str) -> str | None:
         return None
@@ -364,6 +416,14 @@ async def build_core(
     )
     conversations = Conversations(store, amigo, slack, policy)
     offered = Suggestions(store, amigo, slack, suggestions)
+    endings = Replies(
+        store=store,
+        slack=slack,
+        conversations=conversations,
+        delivery=Delivery(slack, waits=(0.0,)),
+        extras=ReplyMenu(store, offered),
+        meter=NoMeter(),
+    )
     executor = TurnExecutor(
         store=store,
         amigo=amigo,
@@ -371,8 +431,11 @@ async def build_core(
         conversations=conversations,
         starts=Starts(store, identities, conversations, SERVICE),
         names=Names(slack),
-        replies=lambda channel, thread_ts: EditingReply(slack, channel, thread_ts, min_interval=0),
-        extras=ReplyMenu(store, offered),
+        replies=lambda channel, thread_ts, reply_ts: EditingReply(
+            slack, channel, thread_ts, min_interval=0, reply_ts=reply_ts
+        ),
+        endings=endings,
+        reconciler=Reconciler(store, amigo, SERVICE),
         config=ExecutorConfig(SERVICE, retry_attempts=retry_attempts, retry_max_wait=0.0),
     )
     workers = ThreadWorkers(store, executor, tasks, WorkerConfig(holder, lease_seconds, coalesce))

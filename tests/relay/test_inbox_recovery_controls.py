@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from slackbot.amigo.errors import AmigoConflict
+from slackbot.amigo.events import ErrorEvent, NewMessage
 from slackbot.relay.commands import Finish, SetTags, Suggest
 from slackbot.relay.controls import Caller
 from slackbot.relay.inbox import IncomingMessage, Recorded, Routed
 from slackbot.store.models import TurnState
+from slackbot.store.records import Turn
 from slackbot.ui import blocks, messages
 from tests.relay.conftest import MakeCore
 from tests.relay.core import (
@@ -17,6 +19,7 @@ from tests.relay.core import (
     OTHER,
     OWNER,
     TEAM,
+    Core,
     all_turns,
     eventually,
     new_ts,
@@ -116,9 +119,8 @@ async def test_a_message_saved_by_a_process_that_stopped_is_routed_by_the_sweep(
 # -- recovery ----------------------------------------------------------------------
 
 
-async def test_a_reply_cut_by_a_stopped_process_is_marked_and_can_be_retried_once(
-    make_core: MakeCore,
-) -> None:
+async def crash_mid_reply(make_core: MakeCore, *, committed: bool) -> tuple[Core, str, Turn]:
+    """A process dies while a reply streams; Amigo did (or did not) commit the answer."""
     core = await make_core()
     root, _ = await core.say("hello")
     await core.settle()
@@ -126,23 +128,59 @@ async def test_a_reply_cut_by_a_stopped_process_is_marked_and_can_be_retried_onc
     core.amigo.script(gate)  # the reply never finishes in this process
     await core.say("question", thread_ts=root)
     await eventually(lambda: core.amigo.named("interact"))
-    # The process dies: its task is gone and its lease runs out.
     core.workers.stop()
-    await core.tasks.drain(0)
+    await core.tasks.drain(0)  # the process dies: its task is gone
     (cut,) = [t for t in await all_turns(core.store) if t.text == "question"]
     await core.store.set_turn_state(cut.id, TurnState.STREAMING)
-    await core.store.release_lease(core.thread(root), "here")
+    await core.store.release_lease(core.thread(root), "here")  # its lease runs out
+    (conversation,) = await core.store.open_conversations_of(TEAM, OWNER)
+    if committed:
+        assert conversation.amigo_conversation_id is not None
+        interaction = "c" * 24
+        core.amigo.committed[conversation.amigo_conversation_id].append(
+            (interaction, "question", "The answer Amigo kept.")
+        )
+    return core, root, cut
 
+
+async def test_a_reply_cut_by_a_stopped_process_is_sent_again_when_amigo_lost_it(
+    make_core: MakeCore,
+) -> None:
+    core, root, cut = await crash_mid_reply(make_core, committed=False)
     restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
     assert await restarted.recovery.sweep() == 1
-    reply = core.slack.messages[cut.reply_ts or ""]
-    assert reply.body.endswith(messages.REPLY_INTERRUPTED)
-    assert blocks.RETRY_ACTION in reply.actions()
-
-    assert await restarted.recovery.retry(cut.id, OTHER) == messages.retry_not_yours(OWNER)
-    assert await restarted.recovery.retry(cut.id, OWNER) is None
-    assert await restarted.recovery.retry(cut.id, OWNER) == messages.RETRY_ALREADY
     await restarted.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["question", "question"]
+    assert core.slack.messages[cut.reply_ts or ""].body == "Echo: question"  # same message
+    assert core.replies(root)[-1] == "Echo: question"
+
+
+async def test_a_reply_amigo_kept_is_shown_and_not_sent_again(make_core: MakeCore) -> None:
+    core, _, cut = await crash_mid_reply(make_core, committed=True)
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep()
+    await restarted.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["question"]
+    reply = core.slack.messages[cut.reply_ts or ""]
+    assert reply.body == "The answer Amigo kept."
+    assert blocks.REPLY_MENU_ACTION in reply.actions()
+
+
+async def test_retry_sends_an_interrupted_message_once_and_only_for_its_owner(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    core.amigo.script(NewMessage(message="Half"), ErrorEvent(http_error_code=500))
+    await core.say("question", thread_ts=root)
+    await core.settle()
+    (cut,) = [t for t in await all_turns(core.store) if t.text == "question"]
+    assert cut.state == TurnState.INTERRUPTED
+    assert await core.recovery.retry(cut.id, OTHER) == messages.retry_not_yours(OWNER)
+    assert await core.recovery.retry(cut.id, OWNER) is None
+    assert await core.recovery.retry(cut.id, OWNER) == messages.RETRY_ALREADY
+    await core.settle()
     assert core.replies(root)[-1] == "Echo: question"
     assert [c.text for c in core.amigo.named("interact")] == ["question", "question"]
 

@@ -87,9 +87,15 @@ async def test_a_reply_waits_while_its_conversation_is_started_elsewhere(
     await core.settle()
     assert core.amigo.calls == []  # the reply waits for the conversation
 
-    # That process gives the start up: the waiting reply is failed, and its author told.
-    await core.store.set_turn_state(start.id, TurnState.INTERRUPTED)
+    # That process gives the start up (its reply offers Retry): the reply still waits,
+    # and goes once the start is retried and the conversation exists.
+    await core.store.set_turn_state(start.id, TurnState.FAILED)
     core.workers.kick(core.thread(root))
     await core.settle()
     assert core.amigo.calls == []
-    assert any("could not be started" in text for text in core.slack.told(OWNER))
+    assert await core.recovery.retry(start.id, OWNER) is None
+    await core.settle()
+    assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
+        "start",
+        "early reply",
+    ]

@@ -116,7 +116,7 @@ async def test_concurrent_lease_requests_have_one_winner(store: Store) -> None:
     assert sum(results) == 1
 
 
-async def test_running_turns_of_an_expired_lease_are_orphans_marked_once(store: Store) -> None:
+async def test_running_turns_of_an_expired_lease_are_marked_unsure_once(store: Store) -> None:
     claimed = await store.claim_start(THREAD, ts=THREAD.thread_ts, user_id="U1", text="hi")
     assert claimed is not None
     _, turn = claimed
@@ -126,5 +126,5 @@ async def test_running_turns_of_an_expired_lease_are_orphans_marked_once(store: 
     await store.release_lease(THREAD, "a")
     orphans = await store.orphaned_running_turns()
     assert [t.id for t in orphans] == [turn.id]
-    assert await store.interrupt_turns([turn.id], "gone") == [turn.id]
-    assert await store.interrupt_turns([turn.id], "gone") == []
+    assert await store.lose_track([turn.id], "gone") == [turn.id]
+    assert await store.lose_track([turn.id], "gone") == []
