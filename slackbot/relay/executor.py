@@ -49,9 +49,10 @@ ReplyFactory = Callable[[str, str, str | None], ReplySink]
 PAUSE_NOTICE_SECONDS = 3.0
 """How long a stopping process may spend saying that a reply is paused."""
 
-MAX_SENDS = 3
+MAX_SENDS = 5
 """How often one message goes to Amigo without a person asking (the first time, then
-after Amigo lost it); beyond that its reply offers Retry."""
+each time Amigo lost it: a crash, a cut); beyond that its reply offers Retry, and the
+messages behind it go on."""
 
 
 @dataclass(frozen=True, slots=True)

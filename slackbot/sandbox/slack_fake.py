@@ -325,6 +325,7 @@ class _Fault:
     status: int
     retry_after: int | None
     remaining: int
+    html: bool = False
 
 
 @dataclass
@@ -795,11 +796,14 @@ class FakeSlack:
         status: int | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        html: bool = False,
     ) -> None:
         """Make the next ``times`` calls of ``method`` (``"*"``: any method) fail.
 
         ``status`` defaults to 429 for ``error="ratelimited"`` and 200 otherwise; a 429
-        carries ``Retry-After: retry_after`` (default 1). Faults queue up in order.
+        carries ``Retry-After: retry_after`` (default 1). ``html``: the answer is an HTML
+        error page instead of JSON (as a proxy in front of Slack may send). Faults queue
+        up in order.
         """
         if status is None:
             status = 429 if error == "ratelimited" else 200
@@ -807,8 +811,19 @@ class FakeSlack:
             retry_after = 1
         with self._lock:
             self._faults.setdefault(method, []).append(
-                _Fault(error=error, status=status, retry_after=retry_after, remaining=times)
+                _Fault(
+                    error=error,
+                    status=status,
+                    retry_after=retry_after,
+                    remaining=times,
+                    html=html,
+                )
             )
+
+    def reset_faults(self) -> None:
+        """Forget every fault still queued (Slack is well again)."""
+        with self._lock:
+            self._faults.clear()
 
     def set_latency(self, method: str, seconds: float | None) -> None:
         """Delay answers to ``method`` (``"*"``: any method without its own setting)."""
@@ -1357,6 +1372,9 @@ class FakeSlack:
                     token=token if isinstance(token, str) else None,
                 )
             )
+        if headers.get("Content-Type") == "text/html":
+            page = f"<html><body><h1>{status}</h1><p>{body_out.get('error')}</p></body></html>"
+            return Response(page, status_code=status, headers=headers)
         return JSONResponse(copy.deepcopy(body_out), status_code=status, headers=headers)
 
     async def _response_endpoint(self, request: Request) -> Response:
@@ -1406,6 +1424,8 @@ class FakeSlack:
                 headers = {}
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
+                if fault.html:
+                    headers["Content-Type"] = "text/html"
                 return fault.status, {"ok": False, "error": fault.error}, headers
 
         bucket = self._buckets.get(method)

@@ -134,6 +134,8 @@ def _failures(method: str) -> Iterator[None]:
         raise SlackRefused(method, str(exc.response.get("error") or "error")) from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise SlackUnreachable(f"{method}: {type(exc).__name__}") from exc
+    except ValueError as exc:  # an answer that is not Slack's JSON (a proxy's error page)
+        raise SlackUnreachable(f"{method}: an unreadable answer") from exc
 
 
 class WebApiPort:

@@ -278,3 +278,24 @@ async def test_a_chosen_suggestion_is_posted_and_relayed_once(make_core: MakeCor
     await core.settle()
     assert [c.text for c in core.amigo.named("interact")] == ["Thanks!"]
     assert messages.suggestion_chosen(OWNER, "Thanks!") in core.replies(root)
+
+
+async def test_an_answer_slack_refused_is_shown_after_a_restart(make_core: MakeCore) -> None:
+    core = await make_core()
+    root, _ = await core.say("hello")
+    await core.settle()
+    core.slack.refuse["chat.update"] = "internal_error"  # Slack takes no edits
+    core.slack.refuse["chat.postMessage"] = "internal_error"
+    await core.say("question", thread_ts=root)
+    await core.settle()
+    (turn,) = [t for t in await all_turns(core.store) if t.text == "question"]
+    assert (turn.state, turn.reply_text, turn.shown) == (TurnState.DONE, "Echo: question", False)
+
+    core.slack.refuse.clear()  # Slack is well again, and the app starts anew
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep()
+    await restarted.settle()
+    assert core.replies(root)[-1] == "Echo: question"
+    (turn,) = [t for t in await all_turns(core.store) if t.text == "question"]
+    assert turn.shown
+    assert len(core.amigo.named("interact")) == 1
