@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,49 @@ def test_the_shipped_manifest_is_the_repositorys() -> None:
 def test_manifests_validate_against_slacks_schema(url: str | None) -> None:
     manifest = yaml.safe_load(render_manifest(url))
     assert problems(manifest) == []
+
+
+# The bot scopes Slack's method pages list for each Web API method the app calls
+# (https://api.slack.com/methods/<method>). A method missing here fails the test
+# below, so a new call cannot ship without its scope.
+SCOPES_BY_METHOD: dict[str, set[str]] = {
+    "apps_connections_open": set(),  # the app-level token's connections:write
+    "auth_test": set(),
+    "bots_info": {"users:read"},
+    "chat_delete": {"chat:write"},
+    "chat_getPermalink": set(),
+    "chat_postEphemeral": {"chat:write"},
+    "chat_postMessage": {"chat:write"},
+    "chat_update": {"chat:write"},
+    "conversations_open": {"im:write"},
+    "conversations_replies": {
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    },
+    "users_info": {"users:read", "users:read.email"},
+}
+WEB_API_CALL = re.compile(
+    r"\.((?:auth|bots|chat|conversations|users|reactions|views|apps|assistant|files)_[A-Za-z_]+)\("
+)
+
+
+def test_the_manifest_grants_every_scope_the_app_uses() -> None:
+    product = Path(__file__).resolve().parents[2] / "slackbot"
+    called = {
+        match
+        for path in product.rglob("*.py")
+        if "sandbox" not in path.parts
+        for match in WEB_API_CALL.findall(path.read_text(encoding="utf-8"))
+    }
+    assert "conversations_open" in called  # the scan sees the app's calls
+    unknown = called - SCOPES_BY_METHOD.keys()
+    assert not unknown, f"add the scopes Slack lists for {sorted(unknown)}"
+    granted = set(
+        yaml.safe_load(REPOSITORY_MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"][
+            "bot"
+        ]
+    )
+    needed = set().union(*(SCOPES_BY_METHOD[m] for m in called))
+    assert needed - granted == set()
