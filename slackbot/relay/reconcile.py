@@ -59,6 +59,8 @@ class Reconciler:
     async def settle(self, conversation: Conversation, text: str) -> Finding:
         """What became of ``text`` (as it was sent, plain) in ``conversation``."""
         try:
+            # The cut stream may have named the conversation already (and saved it).
+            conversation = await self._store.conversation(conversation.id) or conversation
             if conversation.amigo_conversation_id is None:
                 adopted = await self._created(conversation)
                 if adopted is None:
@@ -78,7 +80,8 @@ class Reconciler:
             user, user_ids=[user], service_ids=[self._service_id], is_finished=False
         )
         for info in page.conversations:
-            if await self._store.conversation_by_amigo_id(info.id) is None:
+            known = await self._store.conversation_by_amigo_id(info.id)
+            if known is None:
                 log.info("conversation %s: Amigo created it before the cut", conversation.id)
                 await self._store.activate_conversation(conversation.id, info.id, [])
                 return replace(
