@@ -3,7 +3,9 @@ rely on unique constraints (an INSERT that collides means somebody got there fir
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Executable
@@ -19,6 +21,22 @@ class StoreBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+        # SQLite has one writer at a time, and a connection that finds the file locked
+        # waits in SQLite's busy handler, which sleeps in steps of up to 100 ms: a
+        # message's save (Slack's ack waits on it) could sleep behind a lease renewal.
+        # Writers of this process queue here instead, first come, first served.
+        self._statements: dict[str, Executable] = {}
+        self._one_writer: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    def _cached(self, name: str, build: Callable[[], Executable]) -> Executable:
+        """A statement of the ack's path, built once and run with bound parameters:
+        building one (``.values(...)``) costs more than SQLite takes to run it."""
+        statement = self._statements.get(name)
+        if statement is None:
+            statement = self._statements[name] = build()
+        return statement
 
     @property
     def dialect(self) -> str:
@@ -32,9 +50,15 @@ class StoreBase:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A session for a transaction that writes (it may read first)."""
+        async with self._one_writer, self._sessions() as session:
+            yield session
+
     async def _insert(self, row: Any) -> bool:
         """Insert ``row``; False when a unique constraint says it exists already."""
-        async with self._sessions() as session:
+        async with self._writing() as session:
             session.add(row)
             try:
                 await session.commit()
@@ -45,7 +69,7 @@ class StoreBase:
 
     async def _write(self, *statements: Executable) -> list[int]:
         """Run ``statements`` in one transaction; how many rows each one touched."""
-        async with self._sessions() as session:
+        async with self._writing() as session:
             counts = [
                 int(getattr(await session.execute(statement), "rowcount", 0) or 0)
                 for statement in statements
@@ -53,11 +77,14 @@ class StoreBase:
             await session.commit()
             return counts
 
-    async def _claim(self, statement: Executable) -> int | None:
+    async def _claim(
+        self, statement: Executable, values: dict[str, Any] | None = None
+    ) -> int | None:
         """Run one INSERT; the rows it added, or None when a unique constraint refused it."""
-        async with self._sessions() as session:
+        async with self._writing() as session:
             try:
-                result = await session.execute(statement)
+                # Core, not the ORM: with parameters, an ORM INSERT would be a bulk one.
+                result = await (await session.connection()).execute(statement, values)
                 await session.commit()
             except IntegrityError:
                 await session.rollback()

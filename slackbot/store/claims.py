@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, insert, literal, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    String,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from slackbot.store.base import StoreBase
@@ -49,18 +61,66 @@ def _queued(
     )
 
 
-def _unrouted_in(thread: ThreadKey) -> ColumnElement[bool]:
+def _unrouted_where(
+    team: BindParameter[str], channel: BindParameter[str], thread_ts: BindParameter[str]
+) -> ColumnElement[bool]:
     """A message of the thread is saved but not routed yet."""
     return (
         select(InboundRow.id)
         .where(
-            InboundRow.team_id == thread.team_id,
-            InboundRow.channel_id == thread.channel_id,
-            or_(InboundRow.thread_ts == thread.thread_ts, InboundRow.ts == thread.thread_ts),
+            InboundRow.team_id == team,
+            InboundRow.channel_id == channel,
+            or_(InboundRow.thread_ts == thread_ts, InboundRow.ts == thread_ts),
             InboundRow.routed_at.is_(None),
         )
         .exists()
     )
+
+
+def _owned_reply_statement() -> Executable:
+    """INSERT a queued reply turn SELECTed from the thread's open conversation when
+    ``:user`` owns it and no earlier message of the thread waits to be routed."""
+    team, channel, thread, ts, user, text = (
+        bindparam(name, type_=String())
+        for name in ("team", "channel", "thread", "ts", "user", "text")
+    )
+    now = bindparam("now", type_=TurnRow.__table__.c.created_at.type)
+    owned = select(
+        team,
+        channel,
+        thread,
+        ts,
+        user,
+        text,
+        literal(TurnKind.REPLY.value),
+        ConversationRow.id,
+        literal(TurnState.QUEUED.value),
+        literal(0),
+        now,
+        now,
+    ).where(
+        ConversationRow.team_id == team,
+        ConversationRow.channel_id == channel,
+        ConversationRow.thread_ts == thread,
+        ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
+        ConversationRow.owner_user_id == user,
+        ~_unrouted_where(team, channel, thread),  # an earlier message of the thread goes first
+    )
+    columns = [
+        "team_id",
+        "channel_id",
+        "thread_ts",
+        "ts",
+        "user_id",
+        "text",
+        "kind",
+        "conversation_id",
+        "state",
+        "attempt",
+        "created_at",
+        "updated_at",
+    ]
+    return insert(TurnRow).from_select(columns, owned)
 
 
 class Claims(StoreBase):
@@ -84,43 +144,11 @@ class Claims(StoreBase):
         True when queued; False when there is no such conversation (look closer); None when
         the message was claimed before.
         """
+        statement = self._cached("claim_owned_reply", _owned_reply_statement)
         now = utcnow()
-        owned = select(
-            literal(thread.team_id),
-            literal(thread.channel_id),
-            literal(thread.thread_ts),
-            literal(ts),
-            literal(user_id),
-            literal(text),
-            literal(TurnKind.REPLY.value),
-            ConversationRow.id,
-            literal(TurnState.QUEUED.value),
-            literal(0),
-            literal(now),
-            literal(now),
-        ).where(
-            ConversationRow.team_id == thread.team_id,
-            ConversationRow.channel_id == thread.channel_id,
-            ConversationRow.thread_ts == thread.thread_ts,
-            ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
-            ConversationRow.owner_user_id == user_id,
-            ~_unrouted_in(thread),  # an earlier message of the thread goes first
-        )
-        columns = [
-            "team_id",
-            "channel_id",
-            "thread_ts",
-            "ts",
-            "user_id",
-            "text",
-            "kind",
-            "conversation_id",
-            "state",
-            "attempt",
-            "created_at",
-            "updated_at",
-        ]
-        added = await self._claim(insert(TurnRow).from_select(columns, owned))
+        values = {"team": thread.team_id, "channel": thread.channel_id}
+        values |= {"thread": thread.thread_ts, "ts": ts, "user": user_id, "text": text}
+        added = await self._claim(statement, values | {"now": now})
         return None if added is None else added > 0
 
     async def claim_reply(
@@ -144,7 +172,7 @@ class Claims(StoreBase):
         None when the message was claimed before, or when the thread already
         has an open conversation (the caller then treats the message as a reply).
         """
-        async with self._sessions() as session:
+        async with self._writing() as session:
             conversation = ConversationRow(
                 team_id=thread.team_id,
                 channel_id=thread.channel_id,

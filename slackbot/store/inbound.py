@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Executable, or_, select, update
 
 from slackbot.store.base import StoreBase
 from slackbot.store.models import InboundRow, utcnow
@@ -15,27 +15,34 @@ class Inbound(StoreBase):
     async def record_inbound(self, message: IncomingMessage) -> int | None:
         """Save a message to be routed; its id, or None when it was saved before (a
         redelivery, or the other event of a mention). Raises when it cannot be saved."""
-        async with self._sessions() as session:
+        statement = self._cached("record_inbound", self._record_inbound_statement)
+        async with self._writing() as session:
             result = await session.execute(
-                self._insert_or(InboundRow)
-                .values(
-                    team_id=message.team_id,
-                    channel_id=message.channel_id,
-                    ts=message.ts,
-                    thread_ts=message.thread_ts,
-                    user_id=message.user_id,
-                    text=message.text,
-                    mentions_bot=message.mentions_bot,
-                    is_dm=message.is_dm,
-                    event_id=message.event_id,
-                    received_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts"])
-                .returning(InboundRow.id)
+                statement,
+                {
+                    "team_id": message.team_id,
+                    "channel_id": message.channel_id,
+                    "ts": message.ts,
+                    "thread_ts": message.thread_ts,
+                    "user_id": message.user_id,
+                    "text": message.text,
+                    "mentions_bot": message.mentions_bot,
+                    "is_dm": message.is_dm,
+                    "event_id": message.event_id,
+                    "received_at": utcnow(),
+                },
             )
             inbound_id = result.scalar()
             await session.commit()
             return int(inbound_id) if inbound_id is not None else None
+
+    def _record_inbound_statement(self) -> Executable:
+        statement: Executable = (
+            self._insert_or(InboundRow)
+            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts"])
+            .returning(InboundRow.id)
+        )
+        return statement
 
     async def mark_routed(self, inbound_id: int) -> None:
         await self._write(

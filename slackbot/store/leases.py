@@ -81,7 +81,7 @@ class Leases(StoreBase):
         """Let the thread go; True when work is left in it (queued, unsure or unshown
         turns), which whoever kicks it next will take. One statement: the look comes
         after the release, so nothing queued meanwhile is missed."""
-        async with self._sessions() as session:
+        async with self._writing() as session:
             result = await session.execute(
                 delete(ThreadLeaseRow)
                 .where(*_lease_of(thread), ThreadLeaseRow.holder == holder)

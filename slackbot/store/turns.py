@@ -168,7 +168,7 @@ class Turns(StoreBase):
     async def fail_queued_turns(self, conversation_id: int, error: str) -> list[Turn]:
         """Fail the turns still waiting on a conversation that cannot take them."""
         waiting = (TurnRow.conversation_id == conversation_id, TurnRow.state == TurnState.QUEUED)
-        async with self._sessions() as session:
+        async with self._writing() as session:
             rows = (await session.scalars(select(TurnRow).where(*waiting))).all()
             turns = [Turn.of(row) for row in rows]
             await session.execute(
