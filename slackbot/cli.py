@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -136,12 +137,19 @@ async def _introduce(runtime: Runtime) -> None:
 
 async def _serve_socket_mode(settings: Settings, build: Build) -> None:
     from slackbot.slack import socket_mode
+    from slackbot.web import operator_server
 
     assert settings.slack_app_token is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        sock: socket.socket | None = _listen(settings.host, settings.port)
+    except StartupError as exc:
+        # Slack needs no port in Socket Mode: without one the app still runs, unwatched.
+        log.warning("no /healthz or /metrics: %s", exc)
+        sock = None
     runtime = build(settings)
 
     async def start() -> None:
@@ -149,9 +157,13 @@ async def _serve_socket_mode(settings: Settings, build: Build) -> None:
         await runtime.start()
 
     try:
-        refused = await socket_mode.serve(
-            runtime.slack.bolt, settings.slack_app_token.get_secret_value(), start, stop
-        )
+        async with AsyncExitStack() as serving:
+            if sock is not None:
+                await serving.enter_async_context(operator_server(runtime, sock))
+                log.info("/healthz and /metrics on http://%s:%d", settings.host, settings.port)
+            refused = await socket_mode.serve(
+                runtime.slack.bolt, settings.slack_app_token.get_secret_value(), start, stop
+            )
     finally:
         await runtime.shutdown()
     if refused is not None:

@@ -1,14 +1,19 @@
-"""HTTP mode: a Starlette app with Slack's endpoint and a health check.
+"""The app's HTTP face: Slack's endpoint, and what operators watch.
 
-Events, slash commands and interactivity all POST to ``/slack/events``, where the
-Slack layer verifies the signature and timestamp of every request before anything runs.
+In HTTP mode events, slash commands and interactivity all POST to ``/slack/events``,
+where the Slack layer verifies the signature and timestamp of every request before
+anything runs. ``/healthz`` and ``/metrics`` are served in both modes: in Socket Mode
+they are all the port serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +22,9 @@ from starlette.routing import Route
 from slackbot.runtime import Runtime
 
 
-def create_web_app(runtime: Runtime) -> Starlette:
+def operator_routes(runtime: Runtime) -> list[Route]:
+    """``/healthz`` (503 while the database cannot be written) and ``/metrics``."""
+
     async def healthz(_: Request) -> Response:
         problem = await runtime.store.writable()
         if problem is not None:
@@ -28,6 +35,41 @@ def create_web_app(runtime: Runtime) -> Starlette:
         body, content_type = runtime.metrics.render()
         return Response(body, media_type=content_type)
 
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def create_operator_app(runtime: Runtime) -> Starlette:
+    """Socket Mode's port: health and metrics only (the runtime is run elsewhere)."""
+    return Starlette(routes=operator_routes(runtime))
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn takes SIGTERM and SIGINT for itself while it serves; in Socket Mode the
+    app owns them (its shutdown lets running replies finish), so this one leaves them."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def operator_server(runtime: Runtime, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve ``/healthz`` and ``/metrics`` on ``sock`` while the block runs."""
+    config = uvicorn.Config(create_operator_app(runtime), log_config=None, access_log=False)
+    server = _SignalFreeServer(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+def create_web_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await runtime.start()
@@ -37,8 +79,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
     return Starlette(
         routes=[
             Route("/slack/events", runtime.slack.handle, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            *operator_routes(runtime),
         ],
         lifespan=lifespan,
     )

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from slackbot.sandbox.amigo_fake import FakeAmigo, Reply
 from slackbot.sandbox.slack_fake import FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
 from tests.e2e.conftest import ALICE, CHANNEL
-from tests.test_cli import CLI, env_for
+from tests.test_cli import CLI, env_for, free_port
 
 ACK_DEADLINE = 3.0
 """Slack redelivers an envelope that is not acknowledged within 3 seconds."""
@@ -29,8 +31,9 @@ ACK_DEADLINE = 3.0
 class App:
     """The running `amigo-slack run` process and everything it printed so far."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
         self.proc = proc
+        self.url = f"http://127.0.0.1:{port}"
         self.lines: list[str] = []
         self.reader = asyncio.create_task(self._read())
 
@@ -91,17 +94,29 @@ def sender(fakes: tuple[FakeSlack, FakeAmigo]) -> SlackSender:
 
 
 async def start_app(
-    slack: FakeSlack, amigo: FakeAmigo, tmp_path: Path, *, app_token: str | None = None
+    slack: FakeSlack,
+    amigo: FakeAmigo,
+    tmp_path: Path,
+    *,
+    app_token: str | None = None,
+    port: int | None = None,
 ) -> App:
     """``amigo-slack run`` with an app-level token and no signing secret: Socket Mode."""
     # DEBUG for the relay's "event <id>: <what became of it>" lines.
-    env = env_for(slack, amigo, tmp_path / "socket.db", LOG_LEVEL="DEBUG")
+    env = env_for(
+        slack,
+        amigo,
+        tmp_path / "socket.db",
+        LOG_LEVEL="DEBUG",
+        HOST="127.0.0.1",
+        PORT=str(port or free_port()),
+    )
     del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none
     env["SLACK_APP_TOKEN"] = app_token or slack.app_token
     proc = await asyncio.create_subprocess_exec(
         CLI, "run", cwd=tmp_path, env=env, stdout=PIPE, stderr=STDOUT
     )
-    return App(proc)
+    return App(proc, int(env["PORT"]))
 
 
 @pytest.fixture
@@ -157,6 +172,14 @@ async def test_a_mention_over_socket_mode_is_acked_relayed_and_answered(
     assert slack.socket_messages == []
     [created] = amigo.calls_named("create_conversation")
     assert created.status < 300
+
+    # Operators watch a Socket Mode app on its port, as they would in HTTP mode.
+    async with httpx.AsyncClient(base_url=app.url) as http:
+        health = await http.get("/healthz")
+        assert (health.status_code, health.json()) == (200, {"ok": True})
+        metrics = (await http.get("/metrics")).text
+    assert 'amigo_slack_turns_ended_total{state="done"} 1.0' in metrics, metrics
+    assert "/healthz and /metrics on http://127.0.0.1:" in app.output
 
     assert await app.stop() == 0, app.tail
     await slack.wait_for(lambda s: s.socket_connected == 0, description="connection closed")
@@ -246,3 +269,24 @@ async def test_an_app_token_slack_refuses_stops_the_app_with_exit_code_2(
         assert amigo.calls == []
     finally:
         await app.kill()
+
+
+async def test_a_taken_port_costs_health_and_metrics_not_the_connection(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], sender: SlackSender
+) -> None:
+    slack, amigo = fakes
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        app = await start_app(slack, amigo, tmp_path, port=taken.getsockname()[1])
+        try:
+            await app.wait_until(lambda: slack.socket_connected, "a Socket Mode connection", 30)
+            mention, _ = mention_envelope(sender, "<@UBOT> still here?")
+            await slack.push_socket_event("events_api", mention)
+            await app.wait_until(
+                lambda: bot_texts(slack, mention["event"]["ts"]), "the reply in the thread"
+            )
+            assert "no /healthz or /metrics: port" in app.output
+            assert await app.stop() == 0, app.tail
+        finally:
+            await app.kill()
