@@ -79,6 +79,10 @@ class ThreadWorkers:
         self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
         self._again: set[ThreadKey] = set()
         self._lost: set[ThreadKey] = set()
+        self._held: dict[ThreadKey, int] = {}
+        """Threads whose lease this process holds, each with the number of its taking."""
+        self._takings = 0
+        self._renewer: asyncio.Task[None] | None = None
         self.stopping = False
 
     def kick(self, thread: ThreadKey) -> None:
@@ -114,11 +118,14 @@ class ThreadWorkers:
                 if not await self._store.acquire_lease(thread, holder, ttl):
                     return
                 self._lost.discard(thread)
-                renewer = asyncio.create_task(self._renew(thread), name="lease-renewer")
+                self._takings += 1
+                self._held[thread] = self._takings
+                if self._renewer is None or self._renewer.done():
+                    self._renewer = asyncio.create_task(self._renew(), name="lease-renewer")
                 try:
                     emptied = await self._drain(thread)
                 finally:
-                    renewer.cancel()
+                    self._held.pop(thread, None)
                     left = await self._store.release_lease(thread, holder)
                 if not emptied or not left:
                     return
@@ -182,15 +189,23 @@ class ThreadWorkers:
             if t.state == first.state and (t.id == first.id or t.reply_ts == first.reply_ts)
         ]
 
-    async def _renew(self, thread: ThreadKey) -> None:
+    async def _renew(self) -> None:
+        """Renew every lease this process holds, with one statement each period (one per
+        thread would be a write every few seconds for each thread waiting on Slack)."""
         holder, ttl = self._config.holder, self._config.lease_seconds
-        while True:
+        while self._held:
             await asyncio.sleep(ttl / 3)
-            if not await self._store.renew_lease(thread, holder, ttl):
-                # Another process may run the thread now: finish this turn, take no more.
-                log.warning("lost the lease of thread %s", thread.thread_ts)
-                self._lost.add(thread)
-                return
+            before = dict(self._held)
+            try:
+                kept = await self._store.renew_leases(holder, ttl)
+            except Exception as exc:  # the database is back by the next period, or not
+                log.warning("could not renew thread leases: %s", exc)
+                continue
+            for thread, taking in before.items():
+                if thread not in kept and self._held.get(thread) == taking:
+                    # Another process may run the thread now: finish this turn, take no more.
+                    log.warning("lost the lease of thread %s", thread.thread_ts)
+                    self._lost.add(thread)
 
     def batch(self, queue: Queue) -> Batch:
         """The first waiting turn, with the replies right behind it when they go as one."""

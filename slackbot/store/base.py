@@ -3,9 +3,8 @@ rely on unique constraints (an INSERT that collides means somebody got there fir
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Executable
@@ -15,20 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from slackbot.store.db import session_factory
+from slackbot.store.writers import WriterQueue
 
 
 class StoreBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-        # SQLite has one writer at a time, and a connection that finds the file locked
-        # waits in SQLite's busy handler, which sleeps in steps of up to 100 ms: a
-        # message's save (Slack's ack waits on it) could sleep behind a lease renewal.
-        # Writers of this process queue here instead, first come, first served.
         self._statements: dict[str, Executable] = {}
-        self._one_writer: AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._writers = WriterQueue() if engine.dialect.name == "sqlite" else None
 
     def _cached(self, name: str, build: Callable[[], Executable]) -> Executable:
         """A statement of the ack's path, built once and run with bound parameters:
@@ -51,10 +45,13 @@ class StoreBase:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
-        """A session for a transaction that writes (it may read first)."""
-        async with self._one_writer, self._sessions() as session:
-            yield session
+    async def _writing(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session for a transaction that writes (it may read first); ``urgent``: Slack's
+        ack waits for it."""
+        async with AsyncExitStack() as stack:
+            if self._writers is not None:
+                await stack.enter_async_context(self._writers.turn(urgent=urgent))
+            yield await stack.enter_async_context(self._sessions())
 
     async def _insert(self, row: Any) -> bool:
         """Insert ``row``; False when a unique constraint says it exists already."""
@@ -78,10 +75,10 @@ class StoreBase:
             return counts
 
     async def _claim(
-        self, statement: Executable, values: dict[str, Any] | None = None
+        self, statement: Executable, values: dict[str, Any] | None = None, *, urgent: bool = False
     ) -> int | None:
         """Run one INSERT; the rows it added, or None when a unique constraint refused it."""
-        async with self._writing() as session:
+        async with self._writing(urgent=urgent) as session:
             try:
                 # Core, not the ORM: with parameters, an ORM INSERT would be a bulk one.
                 result = await (await session.connection()).execute(statement, values)

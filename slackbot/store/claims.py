@@ -148,7 +148,7 @@ class Claims(StoreBase):
         now = utcnow()
         values = {"team": thread.team_id, "channel": thread.channel_id}
         values |= {"thread": thread.thread_ts, "ts": ts, "user": user_id, "text": text}
-        added = await self._claim(statement, values | {"now": now})
+        added = await self._claim(statement, values | {"now": now}, urgent=True)
         return None if added is None else added > 0
 
     async def claim_reply(

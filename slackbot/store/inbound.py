@@ -16,7 +16,7 @@ class Inbound(StoreBase):
         """Save a message to be routed; its id, or None when it was saved before (a
         redelivery, or the other event of a mention). Raises when it cannot be saved."""
         statement = self._cached("record_inbound", self._record_inbound_statement)
-        async with self._writing() as session:
+        async with self._writing(urgent=True) as session:
             result = await session.execute(
                 statement,
                 {

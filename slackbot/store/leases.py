@@ -69,13 +69,24 @@ class Leases(StoreBase):
         (count,) = await self._write(statement)
         return count > 0
 
-    async def renew_lease(self, thread: ThreadKey, holder: str, seconds: float) -> bool:
-        (count,) = await self._write(
-            update(ThreadLeaseRow)
-            .where(*_lease_of(thread), ThreadLeaseRow.holder == holder)
-            .values(expires_at=utcnow() + timedelta(seconds=seconds))
-        )
-        return count > 0
+    async def renew_leases(self, holder: str, seconds: float) -> set[ThreadKey]:
+        """Extend every lease ``holder`` has, in one statement; the threads it still has
+        (a lease missing here was taken over after it expired)."""
+        async with self._writing() as session:
+            rows = (
+                await session.execute(
+                    update(ThreadLeaseRow)
+                    .where(ThreadLeaseRow.holder == holder)
+                    .values(expires_at=utcnow() + timedelta(seconds=seconds))
+                    .returning(
+                        ThreadLeaseRow.team_id,
+                        ThreadLeaseRow.channel_id,
+                        ThreadLeaseRow.thread_ts,
+                    )
+                )
+            ).all()
+            await session.commit()
+        return {ThreadKey(*row) for row in rows}
 
     async def release_lease(self, thread: ThreadKey, holder: str) -> bool:
         """Let the thread go; True when work is left in it (queued, unsure or unshown

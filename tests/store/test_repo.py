@@ -97,8 +97,8 @@ async def test_a_thread_lease_has_one_holder_until_it_expires(store: Store) -> N
     assert await store.acquire_lease(THREAD, "a", 30)
     assert await store.acquire_lease(THREAD, "a", 30)  # the holder keeps it
     assert not await store.acquire_lease(THREAD, "b", 30)
-    assert await store.renew_lease(THREAD, "a", 30)
-    assert not await store.renew_lease(THREAD, "b", 30)
+    assert await store.renew_leases("a", 30) == {THREAD}
+    assert await store.renew_leases("b", 30) == set()
     await store.release_lease(THREAD, "b")  # not b's to release
     assert not await store.acquire_lease(THREAD, "b", 30)
     await store.release_lease(THREAD, "a")
@@ -108,7 +108,7 @@ async def test_a_thread_lease_has_one_holder_until_it_expires(store: Store) -> N
 async def test_an_expired_lease_passes_to_another_holder(store: Store) -> None:
     assert await store.acquire_lease(THREAD, "a", -1)  # already expired
     assert await store.acquire_lease(THREAD, "b", 30)
-    assert not await store.renew_lease(THREAD, "a", 30)
+    assert await store.renew_leases("a", 30) == set()
 
 
 async def test_concurrent_lease_requests_have_one_winner(store: Store) -> None:
