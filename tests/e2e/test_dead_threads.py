@@ -7,9 +7,9 @@ import pytest
 
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.store.models import ConversationState, TurnState
-from slackbot.ui import messages
 from tests.e2e.conftest import ALICE, Harness
 from tests.e2e.test_durability import click, conversations, retry_value, turns
+from tests.e2e.test_failures import busy_start
 from tests.e2e.test_relay import completed
 
 
@@ -90,12 +90,7 @@ async def test_retry_after_a_start_amigo_refused_starts_it_and_the_reply_behind_
     harness: Harness,
 ) -> None:
     h = harness
-    h.amigo.fail_next("create_conversation", status=503, times=4)
-    ts = await h.sender.post_mention(ALICE, "<@UBOT> hello")
-    await h.wait_for(
-        lambda: messages.REPLY_FAILED_BUSY in "".join(h.bot_texts(ts)), what="busy message"
-    )
-    await h.settle()
+    ts = await busy_start(h)
     # The thread is not dead: a reply waits behind the first message, in its place.
     await h.sender.post_message(ALICE, "still there?", thread_ts=ts)
     await h.settle()

@@ -46,16 +46,22 @@ async def test_amigo_503_on_create_is_retried_then_the_conversation_starts(
     assert [t.state for t in await turns(h)] == [TurnState.DONE]
 
 
-async def test_amigo_busy_beyond_the_retries_says_so_and_a_new_mention_works(
-    harness: Harness,
-) -> None:
-    h = harness
+async def busy_start(h: Harness) -> str:
+    """A mention whose create Amigo refuses as busy past every retry; the thread's ts."""
     h.amigo.fail_next("create_conversation", status=503, times=4)
     ts = await h.sender.post_mention(ALICE, "<@UBOT> hello")
     await h.wait_for(
         lambda: messages.REPLY_FAILED_BUSY in "".join(h.bot_texts(ts)), what="busy message"
     )
     await h.settle()
+    return ts
+
+
+async def test_amigo_busy_beyond_the_retries_says_so_and_a_new_mention_works(
+    harness: Harness,
+) -> None:
+    h = harness
+    ts = await busy_start(h)
     assert len(h.amigo.calls_named("create_conversation")) == 4  # first try + 3 retries
     assert [t.state for t in await turns(h)] == [TurnState.FAILED]
     (gave_up,) = await conversations(h)
