@@ -14,9 +14,30 @@ enough for ``slack_sdk``'s ``AsyncWebClient(base_url=fake.api_url)`` and slack-b
 
 Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.delete``,
 ``chat.postEphemeral``, ``chat.getPermalink``, ``chat.startStream``, ``chat.appendStream``,
-``chat.stopStream``, ``users.info``, ``conversations.info``, ``conversations.replies``,
+``chat.stopStream``, ``assistant.threads.setStatus``, ``assistant.threads.setTitle`` and
+``assistant.threads.setSuggestedPrompts`` (the last two recorded only), ``users.info``,
+``bots.info``, ``conversations.info``, ``conversations.open``, ``conversations.replies``,
 ``conversations.history``, ``views.open|publish|update|push`` (recorded only),
 ``apps.connections.open`` (Socket Mode, below). Anything else answers ``unknown_method``.
+
+Agent features follow Slack's published documents:
+
+* ``assistant.threads.setStatus`` keeps one status per ``(channel_id, thread_ts)``
+  (:meth:`FakeSlack.status`, :meth:`FakeSlack.status_history`); ``status=""`` clears it, and
+  so does the app's next post in that thread (``chat.postMessage`` or ``chat.startStream``
+  with that ``thread_ts``), as Slack does.
+* Streams (``chat.startStream`` / ``appendStream`` / ``stopStream``): outside a DM (a
+  channel id not starting with ``D``) ``recipient_user_id`` and ``recipient_team_id`` are
+  required; ``markdown_text`` is at most 12,000 characters a call; ``chunks`` are checked
+  (``markdown_text``, ``task_update``, ``plan_update``, ``blocks``; else ``invalid_chunks``)
+  and task updates kept on the message (:attr:`FakeMessage.tasks`); ``chat.update`` on a
+  message still streaming answers ``streaming_state_conflict``.
+  :meth:`FakeSlack.refuse_streaming` makes ``chat.startStream`` fail as in a workspace
+  without the feature, and :meth:`FakeSlack.end_stream` ends a stream from Slack's side (as
+  Slack does with an idle one).
+* Rate limits: :meth:`FakeSlack.set_rate_limit` (per method, or per method and channel) and
+  :meth:`FakeSlack.enforce_documented_limits`, which installs :data:`DOCUMENTED_LIMITS`,
+  Slack's published tiers.
 
 It also serves ``POST /response/<id>`` so that interactivity ``response_url`` values can
 point at it (see :attr:`FakeSlack.response_url_base`); those posts are recorded as calls
@@ -53,8 +74,8 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, TypeVar
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -67,15 +88,24 @@ from slackbot.sandbox.server import BackgroundServer
 from slackbot.sandbox.ts import TsClock
 
 __all__ = [
+    "DOCUMENTED_LIMITS",
     "MAX_BLOCKS",
     "MAX_HEADER_TEXT_CHARS",
+    "MAX_LOADING_MESSAGES",
     "MAX_MARKDOWN_CHARS",
     "MAX_SECTION_TEXT_CHARS",
     "MAX_TEXT_CHARS",
     "PERMALINK_BASE",
+    "STREAMING_REFUSALS",
+    "TASK_STATUSES",
     "FakeEphemeral",
     "FakeMessage",
+    "FakePrompt",
     "FakeSlack",
+    "FakeStatus",
+    "FakeSuggestedPrompts",
+    "FakeTask",
+    "FakeThreadTitle",
     "FakeView",
     "MessageVersion",
     "RecordedCall",
@@ -92,8 +122,59 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT_CHARS = 3_000
 MAX_HEADER_TEXT_CHARS = 150
 PERMALINK_BASE = "https://fake.slack.test"
+MAX_LOADING_MESSAGES = 10
+"""``assistant.threads.setStatus`` takes at most this many ``loading_messages``."""
+MAX_SUGGESTED_PROMPTS = 4
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+"""The ``status`` values a ``task_update`` chunk may carry."""
+STREAMING_REFUSALS = frozenset(
+    {
+        "feature_not_enabled",
+        "method_deprecated",
+        "unknown_method",
+        "not_allowed_token_type",
+        "missing_scope",
+    }
+)
+"""Errors with which Slack refuses ``chat.startStream`` in a workspace or for an app that
+cannot stream (see :meth:`FakeSlack.refuse_streaming`); the app must fall back on posting."""
 
-_JSON_FIELDS = frozenset({"blocks", "attachments", "metadata", "view", "chunks"})
+_TIER_2 = (20.0, 5)
+_TIER_3 = (50.0, 10)
+_TIER_4 = (100.0, 20)
+
+DOCUMENTED_LIMITS: Final[Mapping[str, tuple[float, int, bool]]] = MappingProxyType(
+    {
+        "chat.startStream": (*_TIER_2, False),
+        "chat.stopStream": (*_TIER_2, False),
+        "chat.appendStream": (*_TIER_4, False),
+        "chat.update": (*_TIER_3, False),
+        "chat.delete": (*_TIER_3, False),
+        "chat.postEphemeral": (*_TIER_4, False),
+        "users.info": (*_TIER_4, False),
+        "conversations.replies": (*_TIER_3, False),
+        "conversations.open": (*_TIER_3, False),
+        "conversations.info": (*_TIER_3, False),
+        "views.open": (*_TIER_4, False),
+        "views.publish": (*_TIER_4, False),
+        "views.update": (*_TIER_4, False),
+        "views.push": (*_TIER_4, False),
+        "assistant.threads.setTitle": (*_TIER_4, False),
+        "assistant.threads.setSuggestedPrompts": (*_TIER_4, False),
+        # "Special": one message a second per channel, short bursts allowed.
+        "chat.postMessage": (60.0, 3, True),
+        # "Special" too, but Slack publishes no number for it: this mirrors posting.
+        "assistant.threads.setStatus": (60.0, 3, True),
+    }
+)
+"""Slack's published limit of each method as ``method -> (per_minute, burst, per_channel)``
+(Tier 2: 20 a minute, Tier 3: 50, Tier 4: 100; bursts 5, 10, 20). ``per_channel``: the
+budget is kept per channel (``channel`` or ``channel_id`` argument) rather than per
+workspace. See :meth:`FakeSlack.enforce_documented_limits`."""
+
+_JSON_FIELDS = frozenset(
+    {"blocks", "attachments", "metadata", "view", "chunks", "loading_messages", "prompts"}
+)
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -134,9 +215,10 @@ class RecordedCall:
     """One request the fake answered.
 
     ``args`` merges query-string and body arguments (without ``token``); JSON-valued
-    form fields (``blocks``, ``attachments``, ``metadata``, ``view``, ``chunks``) are
-    decoded when they parse. ``at`` is ``time.monotonic()`` when the request arrived;
-    :attr:`FakeSlack.calls` is in the order the answers were produced.
+    form fields (``blocks``, ``attachments``, ``metadata``, ``view``, ``chunks``,
+    ``loading_messages``, ``prompts``) are decoded when they parse. ``at`` is
+    ``time.monotonic()`` when the request arrived; :attr:`FakeSlack.calls` is in the order
+    the answers were produced.
     """
 
     method: str
@@ -167,6 +249,60 @@ class MessageVersion:
     at: float
 
 
+@dataclass(frozen=True)
+class FakeTask:
+    """One ``task_update`` chunk of a stream (``at``: ``time.monotonic()`` when applied)."""
+
+    id: str
+    title: str
+    status: str
+    """``pending``, ``in_progress``, ``complete`` or ``error``."""
+    details: str | None
+    at: float
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeStatus:
+    """A thread's assistant status as set (or cleared) at ``at`` (``time.monotonic()``).
+
+    ``status == ""`` is a clear: explicit (``cleared_by is None``) or automatic, when the app
+    posted in the thread (``cleared_by`` names the method: ``"chat.postMessage"`` or
+    ``"chat.startStream"``)."""
+
+    status: str
+    loading_messages: tuple[str, ...]
+    at: float
+    cleared_by: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeThreadTitle:
+    """An ``assistant.threads.setTitle`` call (recorded only)."""
+
+    channel: str
+    thread_ts: str
+    title: str
+    at: float
+
+
+@dataclass(frozen=True)
+class FakePrompt:
+    title: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FakeSuggestedPrompts:
+    """An ``assistant.threads.setSuggestedPrompts`` call (recorded only)."""
+
+    channel: str
+    thread_ts: str
+    prompts: tuple[FakePrompt, ...]
+    title: str | None
+    at: float
+
+
 @dataclass
 class FakeMessage:
     """A message in a channel: posted by the bot, or seeded/ingested for a human."""
@@ -182,7 +318,17 @@ class FakeMessage:
     streamed: bool = False
     """Created by ``chat.startStream``; ``text`` is the streamed markdown."""
     streaming: bool = False
-    """``True`` between ``chat.startStream`` and ``chat.stopStream``."""
+    """``True`` between ``chat.startStream`` and ``chat.stopStream`` (or
+    :meth:`FakeSlack.end_stream`)."""
+    replaced_by_update: bool = False
+    """A streamed message whose content ``chat.update`` replaced once the stream ended: it
+    reads like any other message (blocks, then ``text``) rather than as the stream."""
+    tasks: dict[str, FakeTask] = field(default_factory=dict)
+    """The latest ``task_update`` of each task id the stream carried."""
+    task_history: list[FakeTask] = field(default_factory=list)
+    """Every ``task_update``, in order."""
+    plan_title: str | None = None
+    """The latest ``plan_update`` title the stream carried."""
     history: list[MessageVersion] = field(default_factory=list)
     """Every version, the original post first (stream appends add versions too)."""
 
@@ -210,7 +356,7 @@ class FakeMessage:
             out["thread_ts"] = self.thread_ts
         if self.metadata is not None:
             out["metadata"] = copy.deepcopy(self.metadata)
-        if len(self.history) > 1 and not self.streamed:
+        if len(self.history) > 1 and (not self.streamed or self.replaced_by_update):
             out["edited"] = {"user": self.user, "ts": self.ts}
         return out
 
@@ -267,7 +413,8 @@ class SocketAck:
 def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
     """The text a person would read.
 
-    Streamed messages: the streamed markdown. Otherwise the ``markdown`` blocks' text (joined
+    Streamed messages: the streamed markdown (until ``chat.update`` replaces it, see
+    :attr:`FakeMessage.replaced_by_update`). Otherwise the ``markdown`` blocks' text (joined
     by newlines, Slack's escapes ``&amp;``, ``&lt;``, ``&gt;`` shown as the characters they
     stand for) when there are any, else the ``section`` blocks' text (and fields), else
     ``text`` (both as sent).
@@ -279,7 +426,7 @@ def message_text(msg: FakeMessage | FakeEphemeral | Mapping[str, Any]) -> str:
     else:
         text = msg.text
         raw_blocks = msg.blocks
-        streamed = isinstance(msg, FakeMessage) and msg.streamed
+        streamed = isinstance(msg, FakeMessage) and msg.streamed and not msg.replaced_by_update
     if streamed:
         return _shown(text)
     blocks = [b for b in raw_blocks or [] if isinstance(b, Mapping)]
@@ -460,24 +607,135 @@ def _dict_arg(value: Any, error: str) -> Json | None:
     return value
 
 
-def _chunks_markdown(args: Mapping[str, Any]) -> str:
-    """``markdown_text`` plus the text of any ``markdown_text`` chunks."""
+@dataclass
+class _Chunks:
+    """A stream call's content, checked: nothing is applied until all of it is valid."""
+
+    text: str = ""
+    tasks: list[tuple[str, str, str, str | None, str | None]] = field(default_factory=list)
+    """``(id, title, status, details, output)`` per ``task_update`` chunk, in order."""
+    plan_title: str | None = None
+    blocks: list[Json] = field(default_factory=list)
+    given: bool = False
+    """``markdown_text`` or at least one chunk was sent."""
+
+
+def _optional_str(chunk: Mapping[str, Any], name: str) -> str | None:
+    value = chunk.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _SlackError("invalid_chunks")
+    return value
+
+
+def _required_str(chunk: Mapping[str, Any], name: str) -> str:
+    value = chunk.get(name)
+    if not isinstance(value, str) or not value:
+        raise _SlackError("invalid_chunks")
+    return value
+
+
+def _stream_content(args: Mapping[str, Any]) -> _Chunks:
+    """``markdown_text`` and ``chunks`` of a stream call, checked as Slack documents them:
+    ``markdown_text`` at most 12,000 characters (``msg_too_long``, for the call's streamed
+    text as a whole too); each chunk an object of a known ``type`` with its fields
+    (``invalid_chunks``)."""
+    out = _Chunks()
     parts: list[str] = []
-    if args.get("markdown_text"):
-        parts.append(str(args["markdown_text"]))
+    markdown = args.get("markdown_text")
+    if markdown is not None and markdown != "":
+        markdown = str(markdown)
+        if len(markdown) > MAX_MARKDOWN_CHARS:
+            raise _SlackError("msg_too_long")
+        parts.append(markdown)
+        out.given = True
     chunks = args.get("chunks")
     if isinstance(chunks, str):
-        try:
-            chunks = json.loads(chunks)
-        except ValueError:
-            raise _SlackError("invalid_chunks") from None
+        if chunks == "":
+            chunks = None
+        else:
+            try:
+                chunks = json.loads(chunks)
+            except ValueError:
+                raise _SlackError("invalid_chunks") from None
+    if chunks is not None and not isinstance(chunks, list):
+        raise _SlackError("invalid_chunks")
     for chunk in chunks or []:
-        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
-            parts.append(str(chunk.get("text") or ""))
-    text = "".join(parts)
-    if len(text) > MAX_MARKDOWN_CHARS:
+        if not isinstance(chunk, dict):
+            raise _SlackError("invalid_chunks")
+        out.given = True
+        kind = chunk.get("type")
+        if kind == "markdown_text":
+            text = chunk.get("text")
+            if not isinstance(text, str):
+                raise _SlackError("invalid_chunks")
+            parts.append(text)
+        elif kind == "task_update":
+            status = _required_str(chunk, "status")
+            if status not in TASK_STATUSES:
+                raise _SlackError("invalid_chunks")
+            sources = chunk.get("sources")
+            if sources is not None and not isinstance(sources, list):
+                raise _SlackError("invalid_chunks")
+            out.tasks.append(
+                (
+                    _required_str(chunk, "id"),
+                    _required_str(chunk, "title"),
+                    status,
+                    _optional_str(chunk, "details"),
+                    _optional_str(chunk, "output"),
+                )
+            )
+        elif kind == "plan_update":
+            out.plan_title = _required_str(chunk, "title")
+        elif kind == "blocks":
+            blocks = chunk.get("blocks")
+            if not isinstance(blocks, list):
+                raise _SlackError("invalid_chunks")
+            out.blocks += _validate_blocks(blocks) or []
+        else:
+            raise _SlackError("invalid_chunks")
+    out.text = "".join(parts)
+    if len(out.text) > MAX_MARKDOWN_CHARS:
         raise _SlackError("msg_too_long")
-    return text
+    return out
+
+
+_THREAD_TS = re.compile(r"^\d+\.\d+$")
+
+
+def _thread_ts_arg(args: Mapping[str, Any]) -> str:
+    """``thread_ts`` of an ``assistant.threads.*`` call (``invalid_thread_ts`` when missing or
+    not shaped like a ts)."""
+    thread_ts = _str_arg(args, "thread_ts")
+    if thread_ts is None or not _THREAD_TS.match(thread_ts):
+        raise _SlackError("invalid_thread_ts")
+    return thread_ts
+
+
+@dataclass
+class _RateLimit:
+    """One method's budget: a bucket for the whole fake, or one per channel."""
+
+    per_minute: float
+    burst: int
+    per_channel: bool
+    buckets: dict[str, _TokenBucket] = field(default_factory=dict)
+
+    def take(self, args: Mapping[str, Any], now: float) -> int | None:
+        key = ""
+        if self.per_channel:
+            key = str(args.get("channel") or args.get("channel_id") or "")
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = _TokenBucket(
+                capacity=float(self.burst),
+                per_second=self.per_minute / 60.0,
+                tokens=float(self.burst),
+                updated=now,
+            )
+        return bucket.take(now)
 
 
 # --------------------------------------------------------------------------- the fake
@@ -521,7 +779,11 @@ class FakeSlack:
         self._users: dict[str, Json] = {}
         self._channels: dict[str, Json] = {}
         self._faults: dict[str, list[_Fault]] = {}
-        self._buckets: dict[str, _TokenBucket] = {}
+        self._limits: dict[str, _RateLimit] = {}
+        self._statuses: dict[tuple[str, str], list[FakeStatus]] = {}
+        self._titles: list[FakeThreadTitle] = []
+        self._prompts: list[FakeSuggestedPrompts] = []
+        self._streaming_refusal: str | None = None
         self._latency: dict[str, float] = {}
         self._server: BackgroundServer | None = None
         self._socket_tickets: set[str] = set()
@@ -541,6 +803,9 @@ class FakeSlack:
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
+            "assistant.threads.setStatus": self._assistant_set_status,
+            "assistant.threads.setTitle": self._assistant_set_title,
+            "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
             "users.info": self._users_info,
             "bots.info": self._bots_info,
             "conversations.info": self._conversations_info,
@@ -612,9 +877,10 @@ class FakeSlack:
         }
 
     def reset(self) -> None:
-        """Forget everything (calls, messages, users, channels, faults, limits, latency,
-        extra tokens, Socket Mode envelopes and acks; open Socket Mode connections stay)
-        so one running fake can serve many tests."""
+        """Forget everything (calls, messages, thread statuses, titles and prompts, users,
+        channels, faults, limits, a streaming refusal, latency, extra tokens, Socket Mode
+        envelopes and acks; open Socket Mode connections stay) so one running fake can serve
+        many tests."""
         with self._lock:
             self._tokens = {self.bot_token}
             self._calls.clear()
@@ -625,7 +891,11 @@ class FakeSlack:
             self._users.clear()
             self._channels.clear()
             self._faults.clear()
-            self._buckets.clear()
+            self._limits.clear()
+            self._statuses.clear()
+            self._titles.clear()
+            self._prompts.clear()
+            self._streaming_refusal = None
             self._latency.clear()
             self._socket_tickets.clear()
             self._socket_envelopes.clear()
@@ -773,20 +1043,64 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- faults
 
-    def set_rate_limit(self, method: str, per_minute: float | None = 50, burst: int = 10) -> None:
-        """Token bucket for ``method`` (one for the whole fake): ``burst`` calls at once,
-        refilled at ``per_minute``; an empty bucket answers 429 with ``Retry-After``.
-        ``per_minute=None`` removes the limit."""
+    def set_rate_limit(
+        self,
+        method: str,
+        per_minute: float | None = 50,
+        burst: int = 10,
+        *,
+        per_channel: bool = False,
+    ) -> None:
+        """Token bucket for ``method``: ``burst`` calls at once, refilled at ``per_minute``;
+        an empty bucket answers 429 with ``Retry-After`` (whole seconds). One bucket for the
+        whole fake, or with ``per_channel`` one per channel (the call's ``channel`` or
+        ``channel_id`` argument), as Slack counts ``chat.postMessage``. Replaces any limit
+        ``method`` had (full buckets); ``per_minute=None`` removes the limit."""
         with self._lock:
             if per_minute is None:
-                self._buckets.pop(method, None)
+                self._limits.pop(method, None)
                 return
-            self._buckets[method] = _TokenBucket(
-                capacity=float(burst),
-                per_second=per_minute / 60.0,
-                tokens=float(burst),
-                updated=time.monotonic(),
+            self._limits[method] = _RateLimit(
+                per_minute=float(per_minute), burst=burst, per_channel=per_channel
             )
+
+    def enforce_documented_limits(self, scale: float = 1.0) -> None:
+        """Install every limit of :data:`DOCUMENTED_LIMITS` (replacing those methods' own),
+        each at ``per_minute * scale`` with a burst of ``max(1, round(burst * scale))``:
+        ``scale < 1`` makes budgets tiny, so that tests reach them in a few calls."""
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        for method, (per_minute, burst, per_channel) in DOCUMENTED_LIMITS.items():
+            self.set_rate_limit(
+                method,
+                per_minute=per_minute * scale,
+                burst=max(1, round(burst * scale)),
+                per_channel=per_channel,
+            )
+
+    def rate_limits(self) -> dict[str, tuple[float, int, bool]]:
+        """The limits in force: ``method -> (per_minute, burst, per_channel)``."""
+        with self._lock:
+            return {m: (r.per_minute, r.burst, r.per_channel) for m, r in self._limits.items()}
+
+    def refuse_streaming(self, error: str | None = "feature_not_enabled") -> None:
+        """While set, ``chat.startStream`` (and only it) answers ``{"ok": false, "error":
+        error}``, as for a workspace or app that cannot stream (see
+        :data:`STREAMING_REFUSALS`; ``missing_scope`` also carries ``needed: "chat:write"``).
+        Streams already started go on. ``None`` allows streaming again."""
+        with self._lock:
+            self._streaming_refusal = error
+
+    def end_stream(self, channel: str, ts: str) -> None:
+        """End a stream from Slack's side, as Slack does after a stream has been idle: the
+        message stays as streamed so far, and ``chat.appendStream`` / ``chat.stopStream``
+        then answer ``message_not_in_streaming_state``. Raises ``KeyError`` for an unknown
+        message."""
+        with self._lock:
+            msg = self._messages.get(channel, {}).get(ts)
+            if msg is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            msg.streaming = False
 
     def fail_next(
         self,
@@ -888,6 +1202,43 @@ class FakeSlack:
             ]
             found.sort(key=lambda m: _ts_key(m.ts))
             return copy.deepcopy(found)
+
+    def status(self, channel: str, thread_ts: str) -> FakeStatus | None:
+        """The thread's current assistant status (``None``: never set, or cleared)."""
+        with self._lock:
+            history = self._statuses.get((channel, thread_ts))
+            if not history or history[-1].status == "":
+                return None
+            return history[-1]
+
+    def status_history(self, channel: str, thread_ts: str) -> list[FakeStatus]:
+        """Every status the thread had, clears (``status == ""``) included, in order."""
+        with self._lock:
+            return list(self._statuses.get((channel, thread_ts), []))
+
+    def thread_titles(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[FakeThreadTitle]:
+        """``assistant.threads.setTitle`` calls that succeeded, in order."""
+        with self._lock:
+            return [
+                t
+                for t in self._titles
+                if (channel is None or t.channel == channel)
+                and (thread_ts is None or t.thread_ts == thread_ts)
+            ]
+
+    def suggested_prompts(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[FakeSuggestedPrompts]:
+        """``assistant.threads.setSuggestedPrompts`` calls that succeeded, in order."""
+        with self._lock:
+            return [
+                p
+                for p in self._prompts
+                if (channel is None or p.channel == channel)
+                and (thread_ts is None or p.thread_ts == thread_ts)
+            ]
 
     def deleted_messages(self) -> list[FakeMessage]:
         with self._lock:
@@ -1428,9 +1779,9 @@ class FakeSlack:
                     headers["Content-Type"] = "text/html"
                 return fault.status, {"ok": False, "error": fault.error}, headers
 
-        bucket = self._buckets.get(method)
-        if bucket is not None:
-            wait = bucket.take(time.monotonic())
+        limit = self._limits.get(method)
+        if limit is not None:
+            wait = limit.take(args, time.monotonic())
             if wait is not None:
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
 
@@ -1542,6 +1893,8 @@ class FakeSlack:
             bot_id=self.bot_id,
             metadata=metadata,
         )
+        if msg.thread_ts is not None:
+            self._clear_status(channel, msg.thread_ts, "chat.postMessage")
         return {"channel": channel, "ts": msg.ts, "message": msg.to_api(self.team_id)}
 
     def _chat_update(self, args: Json) -> Json:
@@ -1551,8 +1904,12 @@ class FakeSlack:
         msg = self._find(channel, _str_arg(args, "ts"))
         if msg.user != self.bot_user_id:
             raise _SlackError("cant_update_message")
+        if msg.streaming:
+            raise _SlackError("streaming_state_conflict")
         if text is None and "blocks" not in args and not args.get("attachments"):
             raise _SlackError("no_text")
+        if msg.streamed:
+            msg.replaced_by_update = True
         if text is not None:
             msg.text = text
         if "blocks" in args:  # omitted -> kept; [] or "" -> removed
@@ -1608,20 +1965,31 @@ class FakeSlack:
         return {"channel": channel, "permalink": self.permalink(channel, ts)}
 
     def _chat_start_stream(self, args: Json) -> Json:
+        if self._streaming_refusal is not None:
+            extra = {"needed": "chat:write"} if self._streaming_refusal == "missing_scope" else {}
+            raise _SlackError(self._streaming_refusal, **extra)
         channel = self._channel_arg(args)
         thread_ts = _str_arg(args, "thread_ts")
         if thread_ts is None:
             raise _SlackError("invalid_arguments")
+        if not channel.startswith("D"):  # outside a DM, Slack wants the reader named
+            if _str_arg(args, "recipient_user_id") is None:
+                raise _SlackError("missing_recipient_user_id")
+            if _str_arg(args, "recipient_team_id") is None:
+                raise _SlackError("missing_recipient_team_id")
+        content = _stream_content(args)
         msg = self._store_message(
             channel=channel,
             ts=self._clock.next(),
             user=self.bot_user_id,
-            text=_chunks_markdown(args),
-            blocks=None,
+            text=content.text,
+            blocks=content.blocks or None,
             thread_ts=thread_ts,
             bot_id=self.bot_id,
             streamed=True,
         )
+        self._apply_stream_extras(msg, content)
+        self._clear_status(channel, thread_ts, "chat.startStream")
         return {"channel": channel, "ts": msg.ts}
 
     def _streaming_message(self, args: Json) -> FakeMessage:
@@ -1630,26 +1998,119 @@ class FakeSlack:
             raise _SlackError("message_not_in_streaming_state")
         return msg
 
+    def _apply_stream_extras(self, msg: FakeMessage, content: _Chunks) -> None:
+        """Task and plan updates of a stream call (text and blocks are the caller's)."""
+        now = time.monotonic()
+        for task_id, title, status, details, output in content.tasks:
+            task = FakeTask(task_id, title, status, details, now, output)
+            msg.tasks[task_id] = task
+            msg.task_history.append(task)
+        if content.plan_title is not None:
+            msg.plan_title = content.plan_title
+
+    def _append_stream_content(self, msg: FakeMessage, content: _Chunks) -> bool:
+        """Add a stream call's text and blocks to ``msg``; ``True`` when either changed."""
+        self._apply_stream_extras(msg, content)
+        msg.text += content.text
+        if content.blocks:
+            msg.blocks = (msg.blocks or []) + copy.deepcopy(content.blocks)
+        return bool(content.text or content.blocks)
+
     def _chat_append_stream(self, args: Json) -> Json:
         msg = self._streaming_message(args)
-        addition = _chunks_markdown(args)
-        if addition:
-            msg.text += addition
+        content = _stream_content(args)
+        if not content.given:  # markdown_text is required unless chunks are given
+            raise _SlackError("invalid_arguments")
+        if self._append_stream_content(msg, content):
             self._add_version(msg)
         return {"channel": msg.channel, "ts": msg.ts}
 
     def _chat_stop_stream(self, args: Json) -> Json:
         msg = self._streaming_message(args)
-        addition = _chunks_markdown(args)
+        content = _stream_content(args)
         blocks = _validate_blocks(args.get("blocks"))
-        msg.text += addition
-        if blocks:
-            msg.blocks = copy.deepcopy(blocks)
-        if args.get("metadata"):
-            msg.metadata = _dict_arg(args.get("metadata"), "invalid_metadata_format")
+        metadata = _dict_arg(args.get("metadata"), "invalid_metadata_format")
+        self._append_stream_content(msg, content)
+        if blocks:  # shown under the streamed text
+            msg.blocks = (msg.blocks or []) + copy.deepcopy(blocks)
+        if metadata is not None:
+            msg.metadata = metadata
         msg.streaming = False
         self._add_version(msg)
         return {"channel": msg.channel, "ts": msg.ts, "message": msg.to_api(self.team_id)}
+
+    # ---------------------------------------------------------------- assistant threads
+
+    def _clear_status(self, channel: str, thread_ts: str, method: str) -> None:
+        """Slack clears a thread's status when the app posts in it."""
+        history = self._statuses.get((channel, thread_ts))
+        if history and history[-1].status != "":
+            history.append(FakeStatus("", (), time.monotonic(), cleared_by=method))
+
+    @staticmethod
+    def _assistant_channel(args: Json) -> str:
+        channel = _str_arg(args, "channel_id")
+        if channel is None:
+            raise _SlackError("channel_not_found")
+        return channel
+
+    def _assistant_set_status(self, args: Json) -> Json:
+        channel = self._assistant_channel(args)
+        thread_ts = _thread_ts_arg(args)
+        status = args.get("status")
+        if not isinstance(status, str):  # required; "" clears
+            raise _SlackError("invalid_arguments")
+        loading = args.get("loading_messages")
+        if loading is None or loading == "":
+            loading = []
+        if (
+            not isinstance(loading, list)
+            or len(loading) > MAX_LOADING_MESSAGES
+            or not all(isinstance(m, str) for m in loading)
+        ):
+            raise _SlackError("invalid_arguments")
+        for name in ("icon_emoji", "icon_url", "username"):
+            if args.get(name) is not None and not isinstance(args[name], str):
+                raise _SlackError("invalid_arguments")
+        self._statuses.setdefault((channel, thread_ts), []).append(
+            FakeStatus(status, tuple(loading), time.monotonic())
+        )
+        return {}
+
+    def _assistant_set_title(self, args: Json) -> Json:
+        channel = self._assistant_channel(args)
+        thread_ts = _thread_ts_arg(args)
+        title = _str_arg(args, "title")
+        if title is None:
+            raise _SlackError("invalid_arguments")
+        self._titles.append(FakeThreadTitle(channel, thread_ts, title, time.monotonic()))
+        return {}
+
+    def _assistant_set_suggested_prompts(self, args: Json) -> Json:
+        channel = self._assistant_channel(args)
+        thread_ts = _thread_ts_arg(args)
+        raw = args.get("prompts")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SUGGESTED_PROMPTS:
+            raise _SlackError("invalid_arguments")
+        prompts: list[FakePrompt] = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise _SlackError("invalid_arguments")
+            title, message = item.get("title"), item.get("message")
+            if not isinstance(title, str) or not title or not isinstance(message, str):
+                raise _SlackError("invalid_arguments")
+            if not message:
+                raise _SlackError("invalid_arguments")
+            prompts.append(FakePrompt(title, message))
+        title_arg = args.get("title")
+        if title_arg is not None and not isinstance(title_arg, str):
+            raise _SlackError("invalid_arguments")
+        self._prompts.append(
+            FakeSuggestedPrompts(
+                channel, thread_ts, tuple(prompts), title_arg or None, time.monotonic()
+            )
+        )
+        return {}
 
     def _users_info(self, args: Json) -> Json:
         user = self._users.get(_str_arg(args, "user") or "")

@@ -391,7 +391,11 @@ async def test_ephemeral_users_conversations_views(
 
 async def test_streaming(fake_slack: FakeSlack, web_client: AsyncWebClient) -> None:
     started = await web_client.chat_startStream(
-        channel="C1", thread_ts="1700000000.000005", markdown_text="Hel"
+        channel="C1",
+        thread_ts="1700000000.000005",
+        markdown_text="Hel",
+        recipient_user_id="U1",
+        recipient_team_id="T0TEST",
     )
     ts = started["ts"]
     await web_client.chat_appendStream(channel="C1", ts=ts, markdown_text="lo ")
@@ -410,7 +414,13 @@ async def test_streaming(fake_slack: FakeSlack, web_client: AsyncWebClient) -> N
     assert err.value.response["error"] == "message_not_in_streaming_state"
 
     # slack_sdk's buffered helper (sends markdown_text chunks).
-    stream = await web_client.chat_stream(channel="C1", thread_ts=ts, buffer_size=8)
+    stream = await web_client.chat_stream(
+        channel="C1",
+        thread_ts=ts,
+        buffer_size=8,
+        recipient_user_id="U1",
+        recipient_team_id="T0TEST",
+    )
     await stream.append(markdown_text="chunk one, ")
     await stream.append(markdown_text="two")
     await stream.stop(markdown_text=".")
