@@ -12,7 +12,8 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from slackbot.relay.options import ActivePolicy, SuggestionsMode
+from slackbot.relay.budgets import parse_limits
+from slackbot.relay.options import ActivePolicy, StepsShown, SuggestionsMode, WriterMode
 
 
 class SettingsError(Exception):
@@ -143,14 +144,26 @@ class Settings(DatabaseSettings):
     slack_edit_interval_seconds: float = Field(
         default=1.0, ge=0.05, description="least time between two edits of one reply"
     )
-    slack_edits_per_minute: float = Field(
-        default=50.0, gt=0, description="chat.update budget of the workspace, shared by all replies"
+    slack_rate_limits: str = Field(
+        default="",
+        description="Slack budgets that differ from Slack's documented tiers: "
+        "method=per_minute[/burst], comma-separated (e.g. chat.update=25/4)",
     )
-    slack_edit_burst: int = Field(
-        default=8, ge=1, description="edits the workspace may make at once before pacing"
+    slack_rate_limit_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="the share of every Slack budget this process uses (1 / replicas)",
     )
-    slack_posts_per_second: float = Field(
-        default=1.0, gt=0, description="new messages per second in one channel"
+    slack_reply_writer: WriterMode = Field(
+        default=WriterMode.AUTO,
+        description="how replies reach Slack: auto (chosen per reply from the budgets), "
+        "stream, edit or post",
+    )
+    amigo_show_agent_steps: StepsShown = Field(
+        default=StepsShown.STATUS,
+        description="what people see of the agent's work while it answers: off, status, "
+        "or tasks (tool calls as task updates in native streams)",
     )
     amigo_coalesce_replies: bool = Field(
         default=True,
@@ -165,6 +178,12 @@ class Settings(DatabaseSettings):
     shutdown_grace_seconds: float = Field(
         default=20.0, ge=0, description="how long running replies may finish on shutdown"
     )
+
+    @field_validator("slack_rate_limits")
+    @classmethod
+    def _rate_limits(cls, v: str) -> str:
+        parse_limits(v)  # its ValueError names the part it cannot read
+        return v
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -53,6 +53,12 @@ class Metrics:
             ["method"],
             registry=r,
         )
+        self._writers = Counter(
+            "amigo_slack_reply_writers",
+            "How replies reached Slack (stream, edit, post), by why that writer was chosen",
+            ["writer", "reason"],
+            registry=r,
+        )
         self._first_text = Histogram(
             "amigo_slack_first_text_seconds",
             "From a person's message to the first text of its reply in the thread",
@@ -77,6 +83,9 @@ class Metrics:
 
     def rate_limited(self, method: str) -> None:
         self._limited.labels(method).inc()
+
+    def writer_chosen(self, writer: str, reason: str) -> None:
+        self._writers.labels(writer, reason).inc()
 
     def first_text(self, seconds: float) -> None:
         self._first_text.observe(max(0.0, seconds))

@@ -14,21 +14,22 @@ from slack_sdk.errors import SlackApiError
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
 from slackbot.metrics import Metrics
+from slackbot.relay.budgets import SlackBudgets, parse_limits
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.mentions import Names
-from slackbot.relay.pacing import ChannelPacer, EditBudget
+from slackbot.relay.options import StepsShown
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.replies import Replies
 from slackbot.relay.starts import Starts
-from slackbot.relay.stream import EditingReply, ReplySink
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.worker import ThreadWorkers, WorkerConfig
+from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
 from slackbot.slack.payloads import Identity
 from slackbot.slack.web_port import TOKEN_REFUSED, WebApiPort, web_client
@@ -64,14 +65,24 @@ class Runtime:
             stream_idle_timeout=s.amigo_stream_idle_timeout_seconds,
             on_response=self.metrics.amigo_call,
         )
-        self.edit_budget = EditBudget(s.slack_edits_per_minute, s.slack_edit_burst)
+        self.budgets = SlackBudgets(
+            parse_limits(s.slack_rate_limits), share=s.slack_rate_limit_share
+        )
         client = web_client(
             s.slack_bot_token.get_secret_value(),
             s.slack_api_url,
             on_rate_limited=self._limited,
             observe=self.metrics.slack_call,
         )
-        self.port = WebApiPort(client, ChannelPacer(s.slack_posts_per_second))
+        self.port = WebApiPort(client, self.budgets)
+        self.writers = ReplyWriters(
+            self.port,
+            self.budgets,
+            mode=s.slack_reply_writer,
+            steps=s.amigo_show_agent_steps,
+            edit_interval=s.slack_edit_interval_seconds,
+            meter=self.metrics,
+        )
         identities = Identities(
             self.store,
             self.amigo,
@@ -101,7 +112,7 @@ class Runtime:
             conversations=conversations,
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
             names=Names(self.port),
-            replies=replies or self._reply,
+            replies=replies or self.writers,
             endings=endings,
             reconciler=Reconciler(self.store, self.amigo, s.amigo_service_id),
             config=ExecutorConfig(
@@ -109,6 +120,7 @@ class Runtime:
                 version_set=s.amigo_version_set,
                 retry_attempts=s.amigo_retry_attempts,
                 retry_max_wait=s.amigo_retry_max_wait_seconds,
+                show_steps=s.amigo_show_agent_steps != StepsShown.OFF,
             ),
             meter=self.metrics,
         )
@@ -155,18 +167,7 @@ class Runtime:
     def _limited(self, method: str, retry_after: float) -> None:
         log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
         self.metrics.rate_limited(method)
-        if method in ("chat.update", "chat.delete"):
-            self.edit_budget.pause(retry_after)
-
-    def _reply(self, channel: str, thread_ts: str, reply_ts: str | None) -> ReplySink:
-        return EditingReply(
-            self.port,
-            channel,
-            thread_ts,
-            min_interval=self.settings.slack_edit_interval_seconds,
-            pacer=self.edit_budget,
-            reply_ts=reply_ts,
-        )
+        self.budgets.limited(method, retry_after)
 
     async def introduce(self) -> str | None:
         """Ask Slack who the bot is and log where it runs; Slack's error when it
@@ -182,6 +183,7 @@ class Runtime:
         except Exception as exc:
             log.warning("Slack: cannot reach %s yet (%s); going on", s.slack_api_url, exc)
         else:
+            self.port.team_id = auth.get("team_id")
             self.identity = Identity(
                 bot_user_id=str(auth.get("user_id") or ""),
                 team_id=auth.get("team_id"),

@@ -35,11 +35,14 @@ def test_a_scripted_session_streams_replies_and_runs_commands(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
     lines = out.splitlines()
 
-    # The reply streams in: the placeholder, then growing edits, ending with the whole answer.
+    # The thread's status shows the agent at work, then the reply streams in, growing,
+    # ending with the whole answer.
     first = lines.index("you: hello there")
     reply = [line for line in lines[first + 1 : lines.index("you: /amigo tag a:b")]]
-    assert reply[0] == "amigo: Thinking…", reply
-    edits = [line.removeprefix("amigo (edited): ") for line in reply[1:]]
+    assert reply[0].startswith("amigo (status): "), reply
+    texts = [line for line in reply if not line.startswith("amigo (status): ")]
+    assert texts[0].startswith("amigo: ") and "Echo: hello there".startswith(texts[0][7:])
+    edits = [line.removeprefix("amigo (edited): ") for line in texts[1:]]
     assert len(edits) >= 2 and edits[-1] == "Echo: hello there", reply
     assert all("Echo: hello there".startswith(edit) for edit in edits), edits
 

@@ -1,10 +1,14 @@
-"""Sharing Slack's rate limits among everything the app writes at once.
+"""Slack's rate limits, kept before Slack has to enforce them.
 
-`chat.update` is limited per workspace (Tier 3, about 50 a minute with short
-bursts), so every streaming reply draws its edits from one :class:`EditBudget`:
-with many replies at once each one gets fewer, evenly spaced edits, and final
-edits go first so that every reply ends complete. Posting is limited per
-channel (about one message a second), which :class:`ChannelPacer` keeps.
+Slack limits every Web API method on its own, per workspace (``chat.postMessage`` also
+per channel), in tiers. :class:`SlackBudgets` holds one :class:`Budget` per method (and
+channel, where Slack counts per channel), filled at the method's documented rate; every
+call the app makes takes from it first, so no call is made that Slack would refuse. A 429
+pauses the method for its ``Retry-After`` and tightens its rate. Finals (the write that
+completes a reply) go before partial writes waiting on the same budget.
+
+slack_sdk's retry handlers only react to a 429 after the fact, one request at a time;
+the app needs one queue per method that every reply shares, so this is our own.
 """
 
 from __future__ import annotations
@@ -12,10 +16,76 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+TIER_2 = (20.0, 5)
+TIER_3 = (50.0, 10)
+TIER_4 = (100.0, 20)
 
 
-class EditBudget:
+@dataclass(frozen=True, slots=True)
+class Limit:
+    per_minute: float
+    burst: int
+    per_channel: bool = False
+
+
+DOCUMENTED: Mapping[str, Limit] = {
+    "chat.startStream": Limit(*TIER_2),
+    "chat.stopStream": Limit(*TIER_2),
+    "chat.appendStream": Limit(*TIER_4),
+    "chat.update": Limit(*TIER_3),
+    "chat.delete": Limit(*TIER_3),
+    "chat.postEphemeral": Limit(*TIER_4),
+    "chat.getPermalink": Limit(*TIER_4),
+    "users.info": Limit(*TIER_4),
+    "conversations.replies": Limit(*TIER_3),
+    "conversations.open": Limit(*TIER_3),
+    "conversations.info": Limit(*TIER_3),
+    "views.open": Limit(*TIER_4),
+    "views.publish": Limit(*TIER_4),
+    "views.update": Limit(*TIER_4),
+    "assistant.threads.setTitle": Limit(*TIER_4),
+    "assistant.threads.setSuggestedPrompts": Limit(*TIER_4),
+    # "Special": about one message a second per channel, with short bursts.
+    "chat.postMessage": Limit(60.0, 3, per_channel=True),
+    # "Special" too, without a published figure: paced like posting, per channel.
+    "assistant.threads.setStatus": Limit(60.0, 3, per_channel=True),
+}
+"""Slack's documented limit of each method the app calls (Tier 2: 20 a minute, Tier 3:
+50, Tier 4: 100, each with short bursts)."""
+
+SAFETY = 0.9
+"""The app keeps this share of each limit, so that clock drift never costs a 429."""
+
+TIGHTEN = 0.8
+"""After a 429 a method's rate drops to this share of what it was (down to a quarter)."""
+
+
+def parse_limits(text: str) -> dict[str, Limit]:
+    """``chat.update=25/4, chat.startStream=10``: per minute, optional burst. Raises
+    ValueError naming the part it cannot read."""
+    limits: dict[str, Limit] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        method, sep, value = part.partition("=")
+        method = method.strip()
+        rate, _, burst = value.strip().partition("/")
+        try:
+            per_minute = float(rate)
+            bursts = int(burst) if burst else None
+        except ValueError:
+            raise ValueError(f"{part!r} is not method=per_minute[/burst]") from None
+        if not sep or not method or per_minute <= 0 or (bursts is not None and bursts < 1):
+            raise ValueError(f"{part!r} is not method=per_minute[/burst]")
+        base = DOCUMENTED.get(method, Limit(per_minute, 1))
+        limits[method] = Limit(per_minute, bursts or base.burst, base.per_channel)
+    return limits
+
+
+class Budget:
     """A token bucket with a queue: finals first, then first come, first served."""
 
     def __init__(
@@ -26,13 +96,14 @@ class EditBudget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = per_minute / 60.0
+        self._floor = self.rate / 4
         self.capacity = float(max(1, burst))
         self._clock = clock
         self._tokens = self.capacity
         self._stamp = clock()
         self._paused_until = 0.0
-        self._finals: deque[asyncio.Future[None]] = deque()
-        self._others: deque[asyncio.Future[None]] = deque()
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
+        """Finals, then first texts, then the rest."""
         self._dispatcher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.granted = 0
@@ -40,12 +111,29 @@ class EditBudget:
 
     @property
     def waiting(self) -> int:
-        return len(self._finals) + len(self._others)
+        return sum(len(q) for q in self._queues)
 
-    async def acquire(self, *, final: bool = False) -> None:
-        """Wait for one edit's worth of budget."""
+    def available(self) -> float:
+        """Calls that could go at once now, less those already waiting (may be < 0)."""
+        now = self._clock()
+        if now < self._paused_until:
+            return -float(self.waiting) - 1.0
+        self._refill(now)
+        return self._tokens - self.waiting
+
+    def try_take(self) -> bool:
+        """One call's worth now, or False (never waits)."""
+        if self.available() < 1.0:
+            return False
+        self._tokens -= 1.0
+        self.granted += 1
+        return True
+
+    async def acquire(self, *, final: bool = False, first: bool = False) -> None:
+        """Wait for one call's worth of budget: a reply's final write goes first, then
+        the first text of a reply, then everything else."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._finals if final else self._others).append(future)
+        self._queues[0 if final else 1 if first else 2].append(future)
         self._kick()
         try:
             await future
@@ -55,8 +143,9 @@ class EditBudget:
             raise
 
     def pause(self, seconds: float) -> None:
-        """Slack said 429: no edits from this workspace for ``seconds``."""
+        """Slack said 429: nothing from this budget for ``seconds``, and a lower rate."""
         self.pauses += 1
+        self.rate = max(self._floor, self.rate * TIGHTEN)
         self._paused_until = max(self._paused_until, self._clock() + seconds)
         self._tokens = 0.0
         self._changed.set()
@@ -65,15 +154,16 @@ class EditBudget:
         self._changed.set()
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.get_running_loop().create_task(
-                self._dispatch(), name="edit-budget"
+                self._dispatch(), name="slack-budget"
             )
 
     def _refill(self, now: float) -> None:
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
+        if now > self._stamp:
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
 
     def _next_waiter(self) -> asyncio.Future[None] | None:
-        for queue in (self._finals, self._others):
+        for queue in self._queues:
             while queue:
                 future = queue.popleft()
                 if not future.done():
@@ -81,7 +171,7 @@ class EditBudget:
         return None
 
     async def _dispatch(self) -> None:
-        while self._finals or self._others:
+        while any(self._queues):
             self._changed.clear()
             now = self._clock()
             if now < self._paused_until:
@@ -107,30 +197,70 @@ class EditBudget:
             pass
 
 
-class ChannelPacer:
-    """About one new message a second per channel, with a small burst."""
+class SlackBudgets:
+    """One workspace's budgets: a :class:`Budget` per method (and channel, where Slack
+    counts per channel). Methods Slack documents no limit for are not held back."""
+
+    MAX_CHANNELS = 10_000
 
     def __init__(
         self,
-        per_second: float = 1.0,
-        burst: int = 3,
+        overrides: Mapping[str, Limit] | None = None,
         *,
+        share: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._per_second = per_second
-        self._burst = burst
+        self.limits = {**DOCUMENTED, **(overrides or {})}
+        self._share = share * SAFETY
         self._clock = clock
-        self._buckets: dict[str, EditBudget] = {}
+        self._budgets: dict[tuple[str, str], Budget] = {}
 
-    async def acquire(self, channel: str) -> None:
-        bucket = self._buckets.get(channel)
-        if bucket is None:
-            bucket = EditBudget(self._per_second * 60, self._burst, clock=self._clock)
-            self._buckets[channel] = bucket
-        await bucket.acquire()
-        if len(self._buckets) > 10_000:  # forget idle channels now and then
-            for key in [k for k, b in self._buckets.items() if not b.waiting][:5_000]:
-                del self._buckets[key]
+    def budget(self, method: str, channel: str | None = None) -> Budget | None:
+        limit = self.limits.get(method)
+        if limit is None:
+            return None
+        key = (method, (channel or "") if limit.per_channel else "")
+        found = self._budgets.get(key)
+        if found is None:
+            if len(self._budgets) > self.MAX_CHANNELS:
+                self._forget_idle()
+            found = Budget(
+                limit.per_minute * self._share,
+                max(1, int(limit.burst * self._share)),
+                clock=self._clock,
+            )
+            self._budgets[key] = found
+        return found
+
+    async def acquire(
+        self, method: str, channel: str | None = None, *, final: bool = False, first: bool = False
+    ) -> None:
+        budget = self.budget(method, channel)
+        if budget is not None:
+            await budget.acquire(final=final, first=first)
+
+    def available(self, method: str, channel: str | None = None) -> float:
+        budget = self.budget(method, channel)
+        return float("inf") if budget is None else budget.available()
+
+    def try_take(self, method: str, channel: str | None = None) -> bool:
+        budget = self.budget(method, channel)
+        return budget is None or budget.try_take()
+
+    def limited(self, method: str, retry_after: float) -> None:
+        """Slack answered 429 to ``method``: pause it (every channel's budget of it)."""
+        for (name, _), budget in list(self._budgets.items()):
+            if name == method:
+                budget.pause(retry_after)
+        if not any(name == method for name, _ in self._budgets):
+            first = self.budget(method)
+            if first is not None:
+                first.pause(retry_after)
+
+    def _forget_idle(self) -> None:
+        idle = [k for k, b in self._budgets.items() if not b.waiting and k[1]]
+        for key in idle[: len(idle) // 2 + 1]:
+            del self._budgets[key]
 
 
 class TokenBucket:

@@ -91,7 +91,7 @@ class Delivery:
             last = i == len(parts) - 1
             blocks = markdown_blocks(part) + ((footer or []) if last else [])
             if i == 0 and first is not None:
-                await self._slack.update_message(where.channel, first, fallback_text(part), blocks)
+                await self._update(where.channel, first, fallback_text(part), blocks)
             else:
                 ts = await self._slack.post_message(
                     where.channel, where.thread_ts, fallback_text(part), blocks
@@ -99,6 +99,17 @@ class Delivery:
                 first = first or ts
         assert first is not None
         return first
+
+    async def _update(self, channel: str, ts: str, text: str, blocks: Blocks) -> None:
+        try:
+            await self._slack.update_message(channel, ts, text, blocks, final=True)
+        except SlackRefused as exc:
+            if exc.error != "streaming_state_conflict":
+                raise
+            # A native stream cut short (the process died mid-reply) is still open:
+            # end it, then write the answer into it.
+            await self._slack.end_stream(channel, ts)
+            await self._slack.update_message(channel, ts, text, blocks, final=True)
 
     async def _plain(self, where: Where, body: str) -> str | None:
         """Smaller messages of plain text: what Slack takes when it refused the layout."""

@@ -40,11 +40,13 @@ from slackbot.relay.worker import Batch
 from slackbot.store.models import ConversationState, TurnKind, TurnState
 from slackbot.store.repo import Conversation, Store, Turn
 from slackbot.ui import messages
+from slackbot.ui.activity import describe
 
 log = logging.getLogger("slackbot.executor")
 
-ReplyFactory = Callable[[str, str, str | None], ReplySink]
-"""(channel, thread ts, the reply's message if it has one) -> the reply in that thread."""
+ReplyFactory = Callable[[str, str, str | None, str, str], ReplySink]
+"""(channel, thread ts, the reply's message if it has one, the person it answers, their
+workspace) -> the reply in that thread."""
 
 PAUSE_NOTICE_SECONDS = 3.0
 """How long a stopping process may spend saying that a reply is paused."""
@@ -61,6 +63,8 @@ class ExecutorConfig:
     version_set: str = "release"
     retry_attempts: int = 3
     retry_max_wait: float = 60.0
+    show_steps: bool = True
+    """Show what the agent is doing (Amigo's current-agent-action) while it answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +126,21 @@ class TurnExecutor:
                 turn.channel_id, turn.user_id, messages.thread_finished_hint(), turn.thread_ts
             )
             return TurnState.FAILED
-        reply = self._replies(turn.channel_id, turn.thread_ts, turn.reply_ts)
+        reply = self._replies(
+            turn.channel_id, turn.thread_ts, turn.reply_ts, turn.user_id, turn.team_id
+        )
         try:
             reply_ts: str | None = await reply.open()
         except (SlackRefused, SlackUnreachable) as exc:
             log.warning("turn %s: no placeholder (%s); its reply comes at the end", turn.id, exc)
             reply_ts = None
         await self._store.set_turn_state(batch.ids, TurnState.SENDING, reply_ts=reply_ts)
+        if reply_ts is None:
+
+            async def saved(ts: str) -> None:
+                await self._store.set_reply_ts(batch.ids, ts)
+
+            reply.on_message = saved
         try:
             ended = await self._attempt(conversation, turn, reply, batch)
         except asyncio.CancelledError:
@@ -267,8 +279,9 @@ class TurnExecutor:
                         state=ConversationState.ACTIVE,
                     )
                 elif isinstance(event, CurrentAgentAction):
-                    if event.label:
-                        await reply.status(messages.agent_action(event.label))
+                    activity = describe(event.action) if self._config.show_steps else None
+                    if activity is not None:
+                        await reply.activity(activity)
                 elif isinstance(event, NewMessage):
                     await reply.append(event.message)
                 elif isinstance(event, InteractionComplete):

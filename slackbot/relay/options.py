@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 ActivePolicy = Literal["finish-previous", "refuse"]
@@ -9,3 +10,18 @@ ActivePolicy = Literal["finish-previous", "refuse"]
 
 SuggestionsMode = Literal["off", "on-request", "after-each-reply"]
 """When recommended replies are offered."""
+
+
+class WriterMode(StrEnum):
+    AUTO = "auto"
+    STREAM = "stream"
+    EDIT = "edit"
+    POST = "post"
+
+
+class StepsShown(StrEnum):
+    """How much of the agent's work people see while it answers."""
+
+    OFF = "off"
+    STATUS = "status"
+    TASKS = "tasks"

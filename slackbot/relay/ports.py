@@ -7,12 +7,13 @@ implements it with slack_sdk's Web API client) and to Amigo through :class:`Amig
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from slackbot.amigo.events import AmigoEvent
 from slackbot.amigo.models import ConversationPage, MessagePage
+from slackbot.ui.activity import Task
 from slackbot.ui.blocks import Blocks
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Blocks",
     "Meter",
     "Profile",
+    "ReplyStream",
     "SlackPort",
     "SlackRefused",
     "SlackUnreachable",
@@ -52,18 +54,76 @@ class Profile:
     is_owner: bool = False
 
 
+class ReplyStream(Protocol):
+    """One message written with Slack's native streaming (`chat.startStream`,
+    `appendStream`, `stopStream`). Raises like :class:`SlackPort`."""
+
+    @property
+    def ts(self) -> str | None:
+        """The message, once the first append started it."""
+        ...
+
+    async def append(self, markdown: str, tasks: Sequence[Task] = ()) -> None:
+        """Add to the message (the first call starts it)."""
+        ...
+
+    async def stop(
+        self, markdown: str = "", blocks: Blocks | None = None, tasks: Sequence[Task] = ()
+    ) -> None:
+        """Add the last text (and task updates) and the blocks under it; the message is
+        final."""
+        ...
+
+
 class SlackPort(Protocol):
-    """Every method raises :class:`SlackRefused` or :class:`SlackUnreachable` on failure."""
+    """Every method raises :class:`SlackRefused` or :class:`SlackUnreachable` on failure.
+
+    Each call takes from the workspace's Slack budget for its method first. ``final``: the
+    write completes a reply, and goes before partial writes waiting on the same budget;
+    ``prepaid``: the caller already took this call from the budget."""
 
     async def post_message(
-        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> str:
         """Post in a thread (or top level when thread_ts is None); returns the message ts."""
         ...
 
     async def update_message(
-        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> None: ...
+
+    async def set_status(
+        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+    ) -> None:
+        """The thread's status under its last message ("" clears it). Slack clears it
+        by itself when the app posts in the thread."""
+        ...
+
+    async def end_stream(self, channel: str, ts: str) -> None:
+        """Stop a native stream this process no longer holds (one cut short by a crash)."""
+        ...
+
+    def stream(
+        self, channel: str, thread_ts: str, recipient: str, team: str, *, reserved: bool = False
+    ) -> ReplyStream:
+        """A natively streamed message in the thread, read by ``recipient`` (a user of
+        workspace ``team``). ``reserved``: its start and stop calls were already taken
+        from the budget."""
+        ...
 
     async def delete_message(self, channel: str, ts: str) -> None: ...
 

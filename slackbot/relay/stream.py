@@ -1,11 +1,11 @@
 """How an agent reply appears in Slack while Amigo is still writing it.
 
-:class:`ReplySink` is the seam: the turn runner feeds it statuses, pieces and
-the final message, and does not care how they reach Slack. :class:`EditingReply`
-is the implementation that posts a placeholder and edits it in place
-(`chat.update`). A writer built on Slack's native streaming methods
-(`chat.startStream` / `appendStream` / `stopStream`) would be a second
-implementation of the same protocol.
+:class:`ReplySink` is the seam: the turn runner feeds it statuses, the agent's
+activity, pieces and the final message, and does not care how they reach Slack.
+:class:`EditingReply` posts a placeholder and edits it in place (`chat.update`);
+:mod:`slackbot.relay.streaming` has the writer on Slack's native streaming and the
+one that posts the whole answer at the end; :mod:`slackbot.relay.writers` picks one
+per reply.
 """
 
 from __future__ import annotations
@@ -13,40 +13,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.ui import messages
+from slackbot.ui.activity import Activity, placeholder
 from slackbot.ui.render import fallback_text, markdown_blocks, reply_body
 from slackbot.ui.split import split_reply
 
 log = logging.getLogger("slackbot.stream")
 
 
-class EditPacer(Protocol):
-    """Shares a workspace's edit budget among the replies streaming at once."""
-
-    async def acquire(self, *, final: bool) -> None: ...
-
-
 class ReplySink(Protocol):
     reply_ts: str | None
     first_text_at: float | None
     """When (epoch seconds) the reply's first text became visible, if it did."""
+    writer: str
+    """How it reaches Slack: "stream", "edit" or "post"."""
+    on_message: Callable[[str], Awaitable[None]] | None
+    """Told the ts of the reply's first message when it appears after :meth:`open`
+    (a native stream starts with its first text), so that it is saved."""
 
     @property
     def text(self) -> str:
         """The agent's text that arrived so far."""
         ...
 
-    async def open(self) -> str:
-        """Show the placeholder (or take over the reply's message, when it has one);
-        returns the ts of the reply's first message. Raises when Slack refuses it."""
+    async def open(self) -> str | None:
+        """Show a sign of life (a placeholder, or the thread's status) or take over the
+        reply's message, when it has one; returns the ts of the reply's first message
+        when there is one yet. Raises when Slack refuses the placeholder."""
         ...
 
     async def status(self, text: str) -> None:
-        """A short status, shown only until the reply's text starts."""
+        """A short status from the app (Slack markup), shown until the text starts."""
+        ...
+
+    async def activity(self, activity: Activity) -> None:
+        """What the agent is doing now, shown until the text starts."""
         ...
 
     async def append(self, piece: str) -> None: ...
@@ -65,10 +71,14 @@ class ReplySink(Protocol):
 class EditingReply:
     """A reply written by editing the placeholder, one edit in flight at a time.
 
-    Edits are at least ``min_interval`` seconds apart and, when a pacer is
-    given, within the workspace's share of the `chat.update` budget. Text that
-    outgrows one message continues in new messages in the same thread.
+    Edits are at least ``min_interval`` seconds apart and, when budgets are given,
+    within the workspace's `chat.update` budget (waited for before the text is read,
+    so that an edit that waited carries everything that arrived meanwhile). Text that
+    outgrows one message continues in new messages in the same thread. ``existing``:
+    the reply already has these messages (a native stream handed over to editing).
     """
+
+    writer = "edit"
 
     def __init__(
         self,
@@ -77,15 +87,16 @@ class EditingReply:
         thread_ts: str,
         *,
         min_interval: float = 1.0,
-        pacer: EditPacer | None = None,
+        budgets: SlackBudgets | None = None,
         clock: Callable[[], float] = time.monotonic,
         reply_ts: str | None = None,
+        existing: list[str] | None = None,
     ) -> None:
         self._slack = slack
         self._channel = channel
         self._thread_ts = thread_ts
         self._min_interval = min_interval
-        self._pacer = pacer
+        self._budgets = budgets
         self._clock = clock
         self._text = ""
         self._status = messages.THINKING
@@ -94,20 +105,22 @@ class EditingReply:
         self._closing = False
         self._dirty = asyncio.Event()
         self._last_edit = 0.0
-        self._message_ts: list[str] = [reply_ts] if reply_ts else []
-        self._shown: list[tuple[str, bool]] = [("", False)] if reply_ts else []
+        self._message_ts: list[str] = existing or ([reply_ts] if reply_ts else [])
+        self._shown: list[tuple[str, bool]] = [("", False)] * len(self._message_ts)
+        reply_ts = reply_ts or (self._message_ts[0] if self._message_ts else None)
         self._writer: asyncio.Task[None] | None = None
         self._final_written = False
         self.reply_ts: str | None = reply_ts
         """The reply's first message: posted by :meth:`open`, or given (a turn sent again)."""
         self.first_text_at: float | None = None
+        self.on_message: Callable[[str], Awaitable[None]] | None = None
         self.edits = 0
 
     @property
     def text(self) -> str:
         return self._text
 
-    async def open(self) -> str:
+    async def open(self) -> str | None:
         reply_ts = await self._post_placeholder()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(), name="reply-writer")
@@ -129,9 +142,19 @@ class EditingReply:
             self._status = text
             self._dirty.set()
 
+    async def activity(self, activity: Activity) -> None:
+        await self.status(placeholder(activity))
+
     async def append(self, piece: str) -> None:
         if piece:
             self._text += piece
+            self._dirty.set()
+
+    def take_over(self, text: str, status: str) -> None:
+        """Go on from where another writer left the reply."""
+        self._text = text
+        self._status = status
+        if text:
             self._dirty.set()
 
     async def complete(self, full_message: str, footer: Blocks | None = None) -> bool:
@@ -168,11 +191,15 @@ class EditingReply:
             wait = self._last_edit + self._min_interval - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if self._pacer is not None:
-                await self._pacer.acquire(final=self._closing)
+            prepaid = self._budgets is not None and bool(self._message_ts)
+            if self._budgets is not None and self._message_ts:
+                first = bool(self._text) and self.first_text_at is None
+                await self._budgets.acquire(
+                    "chat.update", self._channel, final=self._closing, first=first
+                )
             self._dirty.clear()
             closing = self._closing
-            shown = await self._show(self._body(), final=closing)
+            shown = await self._show(self._body(), final=closing, prepaid=prepaid)
             if shown and self._text and self.first_text_at is None:
                 self.first_text_at = time.time()
             self._last_edit = self._clock()
@@ -180,8 +207,9 @@ class EditingReply:
                 self._final_written = shown
                 return
 
-    async def _show(self, body: str, *, final: bool) -> bool:
-        """Make the messages read ``body``; False when Slack refused a write."""
+    async def _show(self, body: str, *, final: bool, prepaid: bool = False) -> bool:
+        """Make the messages read ``body``; False when Slack refused a write.
+        ``prepaid``: one `chat.update` was already taken from the budget."""
         chunks = split_reply(body)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
@@ -192,13 +220,19 @@ class EditingReply:
                 if i < len(self._message_ts):
                     if self._shown[i] != key:
                         await self._slack.update_message(
-                            self._channel, self._message_ts[i], fallback_text(chunk), blocks
+                            self._channel,
+                            self._message_ts[i],
+                            fallback_text(chunk),
+                            blocks,
+                            final=final,
+                            prepaid=prepaid,
                         )
+                        prepaid = False
                         self._shown[i] = key
                         self.edits += 1
                 else:
                     ts = await self._slack.post_message(
-                        self._channel, self._thread_ts, fallback_text(chunk), blocks
+                        self._channel, self._thread_ts, fallback_text(chunk), blocks, final=final
                     )
                     self._message_ts.append(ts)
                     self._shown.append(key)

@@ -110,6 +110,7 @@ class Transcript:
         self._out = out
         self._names = names
         self._versions: dict[str, int] = {}
+        self._statuses: dict[str, int] = {}
         self._ephemerals = 0
         self._responses = 0
         self._last: tuple[str, int] | None = None  # (message ts, lines it took)
@@ -137,6 +138,7 @@ class Transcript:
         """Print every change since the last call."""
         for message in self._slack.messages(CHANNEL):
             if message.user != self._slack.bot_user_id:
+                self._show_status(message.ts)
                 continue
             seen = self._versions.get(message.ts, 0)
             versions = message.history[seen:]
@@ -159,6 +161,16 @@ class Transcript:
             if call.args.get("text"):
                 self._print_private(await self._plain(str(call.args["text"])))
         self._responses = len(responses)
+
+    def _show_status(self, thread_ts: str) -> None:
+        """The thread's status (what the agent is doing) as it changes."""
+        history = self._slack.status_history(CHANNEL, thread_ts)
+        for status in history[self._statuses.get(thread_ts, 0) :]:
+            if status.status:
+                words = ", ".join(status.loading_messages) or status.status
+                self._write(f"amigo (status): {words}\n")
+                self._last = None
+        self._statuses[thread_ts] = len(history)
 
     async def _print_version(self, message: FakeMessage, number: int, text: str) -> None:
         line = f"amigo{' (edited)' if number else ''}: {text}"

@@ -1,20 +1,22 @@
 """The relay's :class:`~slackbot.relay.ports.SlackPort`, on slack_sdk's Web API client.
 
-Rate limits and dropped connections are retried by slack_sdk's own retry
-handlers, installed on the client in :func:`web_client`.
+Every call first takes from the workspace's budget for its method
+(:class:`~slackbot.relay.budgets.SlackBudgets`); rate limits that still happen and
+dropped connections are retried by slack_sdk's own retry handlers, installed on the
+client in :func:`web_client`. Native streams use slack_sdk's streaming helper.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 from cachetools import TTLCache
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -23,11 +25,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.models.messages.chunk import Chunk, TaskUpdateChunk
+from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from slackbot.relay.pacing import ChannelPacer
+from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable
+from slackbot.ui.activity import Task
 
 log = logging.getLogger("slackbot.slack")
 
@@ -134,8 +139,56 @@ def _failures(method: str) -> Iterator[None]:
         raise SlackRefused(method, str(exc.response.get("error") or "error")) from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise SlackUnreachable(f"{method}: {type(exc).__name__}") from exc
+    except SlackRequestError as exc:  # the streaming helper: the stream already ended
+        raise SlackRefused(method, "message_not_in_streaming_state") from exc
     except ValueError as exc:  # an answer that is not Slack's JSON (a proxy's error page)
         raise SlackUnreachable(f"{method}: an unreadable answer") from exc
+
+
+def _task_chunks(tasks: Sequence[Task]) -> list[Chunk]:
+    return [TaskUpdateChunk(id=t.id, title=t.title, status=t.state) for t in tasks]
+
+
+class NativeStream:
+    """One reply message streamed with slack_sdk's :class:`AsyncChatStream`.
+
+    The helper buffers text until ``buffer_size`` characters; the reply's writer already
+    paces its appends by the budget, so each append here is sent at once (size 1).
+    ``reserved``: the caller already took the start and stop calls from the budget.
+    """
+
+    def __init__(
+        self, stream: AsyncChatStream, budgets: SlackBudgets, channel: str, *, reserved: bool
+    ) -> None:
+        self._stream = stream
+        self._budgets = budgets
+        self._channel = channel
+        self._reserved = reserved
+
+    @property
+    def ts(self) -> str | None:
+        return self._stream.ts
+
+    async def append(self, markdown: str, tasks: Sequence[Task] = ()) -> None:
+        method = "chat.appendStream" if self._stream.ts else "chat.startStream"
+        if method == "chat.appendStream" or not self._reserved:
+            await self._budgets.acquire(method, self._channel)
+        with _failures(method):
+            await self._stream.append(
+                markdown_text=markdown, chunks=_task_chunks(tasks) if tasks else None
+            )
+
+    async def stop(
+        self, markdown: str = "", blocks: Blocks | None = None, tasks: Sequence[Task] = ()
+    ) -> None:
+        if not self._reserved:
+            await self._budgets.acquire("chat.stopStream", self._channel, final=True)
+        with _failures("chat.stopStream"):
+            await self._stream.stop(
+                markdown_text=markdown or None,
+                blocks=blocks or None,
+                chunks=_task_chunks(tasks) if tasks else None,
+            )
 
 
 class WebApiPort:
@@ -144,37 +197,89 @@ class WebApiPort:
     def __init__(
         self,
         client: AsyncWebClient,
-        posts: ChannelPacer | None = None,
+        budgets: SlackBudgets | None = None,
         *,
         profile_seconds: float = PROFILE_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self._posts = posts or ChannelPacer()
+        self.budgets = budgets or SlackBudgets()
+        self.team_id: str | None = None
+        """The workspace, once Slack said (auth.test); streams in channels need it."""
         self._profiles: TTLCache[str, Profile] = TTLCache(
             PROFILE_CACHE_SIZE, profile_seconds, timer=clock
         )
 
     async def post_message(
-        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> str:
         args: dict[str, Any] = {"channel": channel, "text": text}
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
         if blocks is not None:
             args["blocks"] = blocks
-        await self._posts.acquire(channel)
+        if not prepaid:
+            await self.budgets.acquire("chat.postMessage", channel, final=final)
         with _failures("chat.postMessage"):
             response = await self.client.chat_postMessage(**args)
         return str(response["ts"])
 
     async def update_message(
-        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> None:
+        if not prepaid:
+            await self.budgets.acquire("chat.update", channel, final=final)
         with _failures("chat.update"):
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
 
+    async def set_status(
+        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+    ) -> None:
+        await self.budgets.acquire("assistant.threads.setStatus", channel)
+        with _failures("assistant.threads.setStatus"):
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel,
+                thread_ts=thread_ts,
+                status=status,
+                loading_messages=list(loading) or None,
+            )
+
+    def stream(
+        self, channel: str, thread_ts: str, recipient: str, team: str, *, reserved: bool = False
+    ) -> NativeStream:
+        # the client's chat_stream method builds this same helper, but as a coroutine
+        helper = AsyncChatStream(
+            self.client,
+            logger=log,
+            channel=channel,
+            thread_ts=thread_ts,
+            buffer_size=1,
+            recipient_user_id=recipient,
+            recipient_team_id=team or self.team_id,
+        )
+        return NativeStream(helper, self.budgets, channel, reserved=reserved)
+
+    async def end_stream(self, channel: str, ts: str) -> None:
+        await self.budgets.acquire("chat.stopStream", channel, final=True)
+        with _failures("chat.stopStream"):
+            await self.client.chat_stopStream(channel=channel, ts=ts)
+
     async def delete_message(self, channel: str, ts: str) -> None:
+        await self.budgets.acquire("chat.delete", channel, final=True)
         with _failures("chat.delete"):
             await self.client.chat_delete(channel=channel, ts=ts)
 
@@ -184,15 +289,18 @@ class WebApiPort:
         args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
+        await self.budgets.acquire("chat.postEphemeral", channel)
         with _failures("chat.postEphemeral"):
             await self.client.chat_postEphemeral(**args)
 
     async def permalink(self, channel: str, ts: str) -> str:
+        await self.budgets.acquire("chat.getPermalink", channel)
         with _failures("chat.getPermalink"):
             response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         return str(response["permalink"])
 
     async def message_text(self, channel: str, thread_ts: str, ts: str) -> str | None:
+        await self.budgets.acquire("conversations.replies", channel)
         with _failures("conversations.replies"):
             response = await self.client.conversations_replies(
                 channel=channel, ts=thread_ts, latest=ts, oldest=ts, inclusive=True, limit=1
@@ -210,6 +318,7 @@ class WebApiPort:
         cached = self._profiles.get(user_id)
         if cached is not None:
             return cached
+        await self.budgets.acquire("users.info")
         with _failures("users.info"):
             response = await self.client.users_info(user=user_id)
         user: dict[str, Any] = response["user"]
@@ -229,6 +338,7 @@ class WebApiPort:
         return profile
 
     async def direct_message(self, user: str, text: str) -> str:
+        await self.budgets.acquire("conversations.open")
         with _failures("conversations.open"):
             opened = await self.client.conversations_open(users=user)
         channel = str((opened.get("channel") or {}).get("id") or "")

@@ -131,6 +131,15 @@ class Turns(StoreBase):
             values |= {"reply_text": reply_text, "shown": False}
         await self._write(update(TurnRow).where(TurnRow.id.in_(ids)).values(**values))
 
+    async def set_reply_ts(self, turn_ids: Sequence[int], reply_ts: str) -> None:
+        """The reply's first message appeared after the turn began (a native stream
+        starts with its first text); a turn that has one already keeps it."""
+        await self._write(
+            update(TurnRow)
+            .where(TurnRow.id.in_(list(turn_ids)), TurnRow.reply_ts.is_(None))
+            .values(reply_ts=reply_ts)
+        )
+
     async def answer(self, turn_ids: Sequence[int], interaction_id: str, reply_text: str) -> None:
         """Amigo answered these turns (one interaction): save the reply before Slack sees it."""
         await self._write(

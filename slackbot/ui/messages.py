@@ -15,10 +15,6 @@ from slackbot.ui.escape import escape
 THINKING = "_Thinking…_"
 
 
-def agent_action(label: str) -> str:
-    return f"_Thinking… ({escape(label)})_"
-
-
 def waiting_for_amigo(seconds: float) -> str:
     return f"_Amigo is busy right now; trying again in {max(1, round(seconds))} s…_"
 

@@ -46,6 +46,7 @@ def test_manifests_validate_against_slacks_schema(url: str | None) -> None:
 # below, so a new call cannot ship without its scope.
 SCOPES_BY_METHOD: dict[str, set[str]] = {
     "apps_connections_open": set(),  # the app-level token's connections:write
+    "assistant_threads_setStatus": {"chat:write"},  # or assistant:write, for now
     "auth_test": set(),
     "bots_info": {"users:read"},
     "chat_delete": {"chat:write"},
@@ -53,6 +54,9 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
     "chat_postEphemeral": {"chat:write"},
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
+    "chat_startStream": {"chat:write"},
+    "chat_appendStream": {"chat:write"},
+    "chat_stopStream": {"chat:write"},
     "conversations_open": {"im:write"},
     "conversations_replies": {
         "channels:history",
@@ -76,6 +80,8 @@ def test_the_manifest_grants_every_scope_the_app_uses() -> None:
         for match in WEB_API_CALL.findall(path.read_text(encoding="utf-8"))
     }
     assert "conversations_open" in called  # the scan sees the app's calls
+    if any("AsyncChatStream(" in p.read_text(encoding="utf-8") for p in product.rglob("*.py")):
+        called |= {"chat_startStream", "chat_appendStream", "chat_stopStream"}
     unknown = called - SCOPES_BY_METHOD.keys()
     assert not unknown, f"add the scopes Slack lists for {sorted(unknown)}"
     granted = set(
@@ -85,3 +91,11 @@ def test_the_manifest_grants_every_scope_the_app_uses() -> None:
     )
     needed = set().union(*(SCOPES_BY_METHOD[m] for m in called))
     assert needed - granted == set()
+
+
+@pytest.mark.parametrize("url", [None, "https://bot.example.com"])
+def test_the_manifest_turns_on_slacks_agent_features(url: str | None) -> None:
+    manifest = yaml.safe_load(render_manifest(url))
+    assert manifest["features"]["agent_view"]["agent_description"]
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
+    assert problems(manifest) == []

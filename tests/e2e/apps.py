@@ -21,7 +21,7 @@ class App:
         self.env = env_for(slack, amigo, db, PORT=str(self.port), HOST="127.0.0.1")
         self.env["SLACK_EDIT_INTERVAL_SECONDS"] = "0.3"
         self.env["THREAD_LEASE_SECONDS"] = "4"
-        self.env["SLACK_EDITS_PER_MINUTE"] = "6000"  # the fake Slack sets no budget here
+        self.env["SLACK_RATE_LIMITS"] = "chat.update=6000/100"  # the fake Slack sets none here
         self.cwd = cwd
         self.database_url = db
         self.proc: asyncio.subprocess.Process | None = None

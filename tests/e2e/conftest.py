@@ -69,6 +69,10 @@ def settings_overrides(slack: FakeSlack, amigo: FakeAmigo, database_url: str) ->
         "slack_app_token": "",
         "database_url": database_url,
         "slack_edit_interval_seconds": 0.3,
+        # Most tests script Slack's faults on the placeholder and its edits; the native
+        # stream and the writer chosen per reply (the default) have tests of their own
+        # (test_streaming.py, test_writer_budgets.py), and the durability tests run both.
+        "slack_reply_writer": "edit",
         "amigo_retry_max_wait_seconds": 2.0,
         "shutdown_grace_seconds": 5.0,
     }

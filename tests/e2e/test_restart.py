@@ -45,12 +45,15 @@ def committed_user_messages(amigo: FakeAmigo) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("writer", ["edit", "stream"])
 async def test_sigkill_mid_reply_then_restart_recovers_exactly_once(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str, writer: str
 ) -> None:
+    """A stream cut by the kill is still open in Slack: it is ended, then answered."""
     slack, amigo = fakes
     db = database_url
     app = App(slack, amigo, db, tmp_path)
+    app.env["SLACK_REPLY_WRITER"] = writer
     await app.start()
     try:
         async with SlackSender(app.url, SIGNING_SECRET, team_id=slack.team_id) as sender:

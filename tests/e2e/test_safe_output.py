@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.sandbox.slack_fake import markup_of
 from tests.e2e.conftest import ALICE, BOB, Harness
@@ -33,6 +35,9 @@ async def test_what_a_person_typed_comes_back_harmless(harness: Harness) -> None
     assert "&lt;!channel&gt;" in sent
 
 
+@pytest.mark.parametrize(
+    "extra_settings", [{"slack_reply_writer": "edit"}, {"slack_reply_writer": "stream"}]
+)
 async def test_what_the_agent_writes_cannot_ping_anyone_and_still_renders(
     harness: Harness,
 ) -> None:
@@ -50,7 +55,8 @@ async def test_what_the_agent_writes_cannot_ping_anyone_and_still_renders(
     assert h.bot_texts(ts)[-1] == answer  # reads exactly as Amigo wrote it
 
     reply = h.bot_replies(ts)[-1]
-    markdown = next(b["text"] for b in reply.blocks or [] if b["type"] == "markdown")
+    # An edited reply holds its text in a markdown block; a streamed one, as its text.
+    markdown = next((b["text"] for b in reply.blocks or [] if b["type"] == "markdown"), reply.text)
     assert markdown.startswith("**Bold** and `code` for &lt;!here&gt;")  # Markdown intact
     assert "<" not in reply.text and "<" not in markdown
 

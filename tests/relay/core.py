@@ -11,7 +11,7 @@ import inspect
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from slackbot.store.db import create_engine
 from slackbot.store.models import Base, TurnRow
 from slackbot.store.records import Turn
 from slackbot.store.repo import Store, ThreadKey
+from slackbot.ui.activity import Task
 
 TEAM, CHANNEL = "T1", "C1"
 OWNER, OTHER, ADMIN = "U1", "U2", "UADMIN"
@@ -106,6 +107,53 @@ def _shown(text: str, blocks: Blocks | None) -> str:
     return "\n".join(markdown) if markdown else text
 
 
+class MemoryStream:
+    """A natively streamed message in :class:`MemorySlack` (refusals as ``refuse`` says)."""
+
+    def __init__(self, slack: MemorySlack, channel: str, thread_ts: str) -> None:
+        self._slack = slack
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self.ts: str | None = None
+        self.open = False
+
+    def _check(self, method: str) -> None:
+        error = self._slack.refuse.get(method)
+        if error:
+            raise SlackRefused(method, error)
+        if self.ts is not None and not self.open:
+            raise SlackRefused(method, "message_not_in_streaming_state")
+
+    async def append(self, markdown: str, tasks: Sequence[Task] = ()) -> None:
+        if self.ts is None:
+            self._check("chat.startStream")
+            self.ts = new_ts()
+            self.open = True
+            self._slack.messages[self.ts] = Posted(
+                self._channel, self.ts, self._thread_ts, markdown, None, [markdown]
+            )
+        else:
+            self._check("chat.appendStream")
+            message = self._slack.messages[self.ts]
+            message.text += markdown
+            message.versions.append(message.text)
+        self._slack.tasks.extend(tasks)
+
+    async def stop(
+        self, markdown: str = "", blocks: Blocks | None = None, tasks: Sequence[Task] = ()
+    ) -> None:
+        if self.ts is None:
+            await self.append("")
+        self._slack.tasks.extend(tasks)
+        self._check("chat.stopStream")
+        assert self.ts is not None
+        message = self._slack.messages[self.ts]
+        message.text += markdown
+        message.blocks = [{"type": "markdown", "text": message.text}, *(blocks or [])]
+        message.versions.append(message.text)
+        self.open = False
+
+
 class MemorySlack:
     """A :class:`~slackbot.relay.ports.SlackPort` that keeps what it was told."""
 
@@ -117,9 +165,20 @@ class MemorySlack:
         self.refuse: dict[str, str] = {}
         """Slack method -> the error Slack answers it with, for as long as it is set."""
         self.dms: list[tuple[str, str]] = []  # (user, text)
+        self.statuses: list[tuple[str, str, tuple[str, ...]]] = []  # (thread, status, loading)
+        self.ended: list[str] = []
+        self.tasks: list[Task] = []
+        """Task updates streamed, in order."""
 
     async def post_message(
-        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> str:
         if self.refuse.get("chat.postMessage") and not channel.startswith("D"):
             raise SlackRefused("chat.postMessage", self.refuse["chat.postMessage"])
@@ -128,7 +187,14 @@ class MemorySlack:
         return ts
 
     async def update_message(
-        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        final: bool = False,
+        prepaid: bool = False,
     ) -> None:
         if self.refuse.get("chat.update"):
             raise SlackRefused("chat.update", self.refuse["chat.update"])
@@ -138,6 +204,23 @@ class MemorySlack:
 
     async def delete_message(self, channel: str, ts: str) -> None:
         self.messages.pop(ts, None)
+
+    async def set_status(
+        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+    ) -> None:
+        if self.refuse.get("assistant.threads.setStatus"):
+            raise SlackRefused(
+                "assistant.threads.setStatus", self.refuse["assistant.threads.setStatus"]
+            )
+        self.statuses.append((thread_ts, status, tuple(loading)))
+
+    async def end_stream(self, channel: str, ts: str) -> None:
+        self.ended.append(ts)
+
+    def stream(
+        self, channel: str, thread_ts: str, recipient: str, team: str, *, reserved: bool = False
+    ) -> MemoryStream:
+        return MemoryStream(self, channel, thread_ts)
 
     async def post_ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None = None
@@ -431,7 +514,7 @@ async def build_core(
         conversations=conversations,
         starts=Starts(store, identities, conversations, SERVICE),
         names=Names(slack),
-        replies=lambda channel, thread_ts, reply_ts: EditingReply(
+        replies=lambda channel, thread_ts, reply_ts, user, team: EditingReply(
             slack, channel, thread_ts, min_interval=0, reply_ts=reply_ts
         ),
         endings=endings,

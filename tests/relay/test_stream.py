@@ -41,7 +41,12 @@ class RecordingPort:
         return text
 
     async def post_message(
-        self, channel: str, thread_ts: str | None, text: str, blocks: Blocks | None = None
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: Blocks | None = None,
+        **_: Any,
     ) -> str:
         self._next += 1
         ts = f"1700000000.{self._next:06d}"
@@ -49,7 +54,7 @@ class RecordingPort:
         return ts
 
     async def update_message(
-        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+        self, channel: str, ts: str, text: str, blocks: Blocks | None = None, **_: Any
     ) -> None:
         await self._write("update", ts, self._body(text, blocks))
 

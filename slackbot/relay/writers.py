@@ -1,0 +1,149 @@
+"""Which writer shows a reply: chosen per reply from the workspace's live Slack budgets.
+
+In order of preference:
+
+* ``stream`` — Slack's native streaming, while the workspace streams and the budgets of
+  `chat.startStream` and `chat.stopStream` (20 a minute each) have a call to spare; both
+  are taken at once, so a started stream can always be stopped;
+* ``edit`` — a placeholder edited as the text grows, while `chat.update` (50 a minute,
+  shared by every reply) and the channel's posting budget have room;
+* ``post`` — under heavy load no partial text at all: the thread's status shows the
+  agent working, and the whole answer is posted once Amigo is done.
+
+A reply that already has a message (a turn sent again) is always edited. The choice and
+why are logged at DEBUG and counted in /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.options import StepsShown, WriterMode
+from slackbot.relay.ports import SlackPort
+from slackbot.relay.posting import PostingReply
+from slackbot.relay.stream import EditingReply, ReplySink
+from slackbot.relay.streaming import StreamingReply
+
+log = logging.getLogger("slackbot.writers")
+
+EDIT_HEADROOM = 3.0
+"""`chat.update` calls that must be free now for a new reply to be edited (each edited
+reply makes a few; below this the edits would queue behind other replies)."""
+
+
+class WriterMeter(Protocol):
+    def writer_chosen(self, writer: str, reason: str) -> None: ...
+
+
+class ReplyWriters:
+    """Makes the writer of each reply (the executor's reply factory)."""
+
+    def __init__(
+        self,
+        slack: SlackPort,
+        budgets: SlackBudgets,
+        *,
+        mode: WriterMode = WriterMode.AUTO,
+        steps: StepsShown = StepsShown.STATUS,
+        edit_interval: float = 1.0,
+        meter: WriterMeter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._slack = slack
+        self._budgets = budgets
+        self._mode = mode
+        self._steps = steps
+        self._edit_interval = edit_interval
+        self._meter = meter
+        self._clock = clock
+        self.streaming_refused: str | None = None
+        """Slack's error when it refused native streaming here (not tried again until
+        the app restarts)."""
+
+    def _refused(self, error: str) -> None:
+        if self.streaming_refused is None:
+            log.warning(
+                "Slack refused native streaming in this workspace (%s); replies are "
+                "edited in place until the app restarts",
+                error,
+            )
+        self.streaming_refused = error
+
+    def choose(self, channel: str, reply_ts: str | None) -> tuple[str, str]:
+        """(writer, why) for a new reply in ``channel``."""
+        if reply_ts is not None:
+            return "edit", "the reply already has a message"
+        mode = self._mode
+        if mode == WriterMode.EDIT:
+            return "edit", "SLACK_REPLY_WRITER=edit"
+        if mode == WriterMode.POST:
+            return "post", "SLACK_REPLY_WRITER=post"
+        if self.streaming_refused is not None:
+            if mode == WriterMode.STREAM:
+                return "edit", f"Slack refused streaming ({self.streaming_refused})"
+        elif self._take_stream_calls(channel):
+            return "stream", "stream budgets have room"
+        elif mode == WriterMode.STREAM:
+            return "edit", "stream budgets are spent"
+        edits = self._budgets.available("chat.update", channel)
+        posts = self._budgets.available("chat.postMessage", channel)
+        if edits >= EDIT_HEADROOM and posts >= 1.0:
+            return "edit", f"edit budget has room ({edits:.0f} free)"
+        return "post", f"edit budget is busy ({edits:.0f} free, {posts:.0f} posts free)"
+
+    def _take_stream_calls(self, channel: str) -> bool:
+        start = self._budgets.available("chat.startStream", channel)
+        stop = self._budgets.available("chat.stopStream", channel)
+        if start < 1.0 or stop < 1.0:
+            return False
+        return self._budgets.try_take("chat.startStream", channel) and self._budgets.try_take(
+            "chat.stopStream", channel
+        )
+
+    def __call__(
+        self, channel: str, thread_ts: str, reply_ts: str | None, recipient: str, team: str
+    ) -> ReplySink:
+        writer, why = self.choose(channel, reply_ts)
+        log.debug("reply in %s/%s: %s writer, because %s", channel, thread_ts, writer, why)
+        if self._meter is not None:
+            self._meter.writer_chosen(writer, why.split(" (")[0])
+        if writer == "stream":
+            return self._streaming(channel, thread_ts, recipient, team)
+        if writer == "post":
+            return PostingReply(self._slack, channel, thread_ts, budgets=self._budgets)
+        return self._editing(channel, thread_ts, reply_ts)
+
+    def _editing(
+        self, channel: str, thread_ts: str, reply_ts: str | None, messages: list[str] | None = None
+    ) -> EditingReply:
+        return EditingReply(
+            self._slack,
+            channel,
+            thread_ts,
+            min_interval=self._edit_interval,
+            budgets=self._budgets,
+            reply_ts=reply_ts,
+            existing=messages,
+            clock=self._clock,
+        )
+
+    def _streaming(self, channel: str, thread_ts: str, recipient: str, team: str) -> StreamingReply:
+        return StreamingReply(
+            self._slack,
+            channel,
+            thread_ts,
+            recipient,
+            budgets=self._budgets,
+            open_stream=lambda reserved: self._slack.stream(
+                channel, thread_ts, recipient, team, reserved=reserved
+            ),
+            on_refused=self._refused,
+            editor=lambda messages: self._editing(channel, thread_ts, None, messages),
+            min_interval=self._edit_interval,
+            show_tasks=self._steps == StepsShown.TASKS,
+            clock=self._clock,
+        )
