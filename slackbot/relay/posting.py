@@ -37,8 +37,11 @@ class StatusReply:
         *,
         budgets: SlackBudgets,
         clock: Callable[[], float] = time.monotonic,
+        status_refresh: float = STATUS_REFRESH_SECONDS,
     ) -> None:
         self._slack = slack
+        self._refresh = status_refresh
+        self._words_changed = asyncio.Event()
         self._channel = channel
         self._thread_ts = thread_ts
         self._budgets = budgets
@@ -75,21 +78,28 @@ class StatusReply:
         """Show the latest words soon, without holding up the turn."""
         if self._text_started:
             return
+        self._words_changed.set()
         if self._status_task is None or self._status_task.done():
-            self._status_task = asyncio.create_task(self._show_status(), name="reply-status")
+            self._status_task = asyncio.create_task(self._keep_status(), name="reply-status")
 
-    async def _show_status(self) -> None:
+    async def _keep_status(self) -> None:
+        """Keep the status showing the latest words until the text starts (set again
+        before Slack drops it; one call at a time, so quick changes coalesce)."""
         while not self._text_started:
+            self._words_changed.clear()
             words = self._words
-            due = self._status_at + STATUS_REFRESH_SECONDS
-            if words == self._status_set and self._clock() < due:
-                return
+            if words != self._status_set or self._clock() >= self._status_at + self._refresh:
+                try:
+                    await self._slack.set_status(self._channel, self._thread_ts, STATUS, (words,))
+                except (SlackRefused, SlackUnreachable) as exc:
+                    log.info("no status in %s: %s", self._channel, exc)
+                    return
+                self._status_set, self._status_at = words, self._clock()
+            wait = self._status_at + self._refresh - self._clock()
             try:
-                await self._slack.set_status(self._channel, self._thread_ts, STATUS, (words,))
-            except (SlackRefused, SlackUnreachable) as exc:
-                log.info("no status in %s: %s", self._channel, exc)
-                return
-            self._status_set, self._status_at = words, self._clock()
+                await asyncio.wait_for(self._words_changed.wait(), max(wait, 0.0))
+            except TimeoutError:
+                pass
 
     def _text_starts(self) -> None:
         """Slack clears the status when the app writes in the thread."""

@@ -206,6 +206,7 @@ class StreamingReply(StatusReply):
     async def _hand_over(self, *, stop: bool) -> EditingReply:
         """Go on by editing the messages streamed so far (or a new placeholder)."""
         if self._handed is None:
+            self._text_starts()  # the editor's placeholder takes over from the status
             if stop:
                 await self._stop_quietly()
             current = self._stream.ts if self._stream is not None else None

@@ -9,6 +9,7 @@ import pytest
 
 from slackbot.relay.budgets import Limit, SlackBudgets
 from slackbot.relay.options import StepsShown, WriterMode
+from slackbot.relay.posting import PostingReply
 from slackbot.relay.stream import ReplySink
 from slackbot.relay.streaming import STREAMING_OFF
 from slackbot.relay.writers import ReplyWriters
@@ -146,3 +147,14 @@ async def test_agent_steps_show_as_status_and_as_tasks_in_tasks_mode() -> None:
         assert len({t.id for t in slack.tasks}) == tasks_expected
         if tasks_expected:
             assert [t.state for t in slack.tasks][-1] == "complete"
+
+
+async def test_a_long_think_keeps_its_status_and_it_stops_when_the_text_starts() -> None:
+    slack = MemorySlack()
+    reply = PostingReply(slack, "C1", THREAD, budgets=SlackBudgets(), status_refresh=0.05)
+    await reply.open()
+    await eventually(lambda: len(slack.statuses) >= 3)  # set again before Slack drops it
+    assert await reply.complete("Done.", None)
+    count = len(slack.statuses)
+    await asyncio.sleep(0.15)  # three refresh periods: none may come after the answer
+    assert len(slack.statuses) == count
