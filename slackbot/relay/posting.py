@@ -110,20 +110,29 @@ class StatusReply:
     async def _post(self, body: str, footer: Blocks | None) -> bool:
         """Post ``body`` as the reply's messages (the footer under the last)."""
         self._text_starts()
-        chunks = split_reply(body)
+        posted = await self._post_chunks(split_reply(body), footer)
+        if posted:
+            self.reply_ts = self.reply_ts or posted[0]
+            if self.first_text_at is None and self._text:
+                self.first_text_at = time.time()
+        return posted is not None
+
+    async def _post_chunks(self, chunks: list[str], footer: Blocks | None) -> list[str] | None:
+        """Post each chunk as a message (the footer under the last); their ts, or None
+        when Slack refused one (what is missing is the delivery's to show)."""
+        posted: list[str] = []
         for i, chunk in enumerate(chunks):
             blocks = markdown_blocks(chunk) + ((footer or []) if i == len(chunks) - 1 else [])
             try:
-                ts = await self._slack.post_message(
-                    self._channel, self._thread_ts, fallback_text(chunk), blocks, final=True
+                posted.append(
+                    await self._slack.post_message(
+                        self._channel, self._thread_ts, fallback_text(chunk), blocks, final=True
+                    )
                 )
             except (SlackRefused, SlackUnreachable) as exc:
                 log.warning("could not post reply part %d in %s: %s", i, self._channel, exc)
-                return False
-            self.reply_ts = self.reply_ts or ts
-            if self.first_text_at is None and self._text:
-                self.first_text_at = time.time()
-        return True
+                return None
+        return posted
 
 
 class PostingReply(StatusReply):

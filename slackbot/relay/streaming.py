@@ -19,7 +19,7 @@ from slackbot.relay.ports import Blocks, ReplyStream, SlackPort, SlackRefused, S
 from slackbot.relay.posting import StatusReply
 from slackbot.relay.stream import EditingReply
 from slackbot.ui.activity import Activity, Task
-from slackbot.ui.render import fallback_text, markdown_blocks, reply_body
+from slackbot.ui.render import reply_body
 from slackbot.ui.split import split_reply
 
 log = logging.getLogger("slackbot.stream")
@@ -278,18 +278,9 @@ class StreamingReply(StatusReply):
         if self._stream.ts:
             self._messages.append(self._stream.ts)
         self._streamed = chunks[index]
-        rest = chunks[index + 1 :]
-        for i, chunk in enumerate(rest):
-            blocks = markdown_blocks(chunk) + ((footer or []) if i == len(rest) - 1 else [])
-            try:
-                ts = await self._slack.post_message(
-                    self._channel, self._thread_ts, fallback_text(chunk), blocks, final=True
-                )
-            except (SlackRefused, SlackUnreachable) as exc:
-                log.warning("could not post a reply part in %s: %s", self._channel, exc)
-                return False
-            self._messages.append(ts)
-        return True
+        posted = await self._post_chunks(chunks[index + 1 :], footer)
+        self._messages += posted or []
+        return posted is not None
 
 
 def _closed(exc: SlackRefused | SlackUnreachable) -> bool:
