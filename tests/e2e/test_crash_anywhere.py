@@ -97,13 +97,16 @@ def work_left(database_url: str) -> list[tuple[object, ...]]:
     )
 
 
-@pytest.mark.parametrize("seed", [7, 11])
+@pytest.mark.parametrize(("seed", "writer"), [(7, "edit"), (11, "auto")])
 async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str, seed: int
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeAmigo], database_url: str, seed: int, writer: str
 ) -> None:
+    """``auto``: replies streamed natively (cut streams are ended after a restart), edited
+    or posted whole, as the budgets allow."""
     slack, amigo = fakes
     rng = random.Random(seed)
     app = App(slack, amigo, database_url, tmp_path)
+    app.env["SLACK_REPLY_WRITER"] = writer
     up = asyncio.Event()
     people = [Person(i, rng, up) for i in range(THREADS)]
     for person in people:
@@ -140,4 +143,6 @@ async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
             if m.user == slack.bot_user_id
         ]
         assert shown and shown[-1].startswith("Echo: ")  # the last answer is visible
+        answers = [t for t in shown if t.startswith("Echo: ")]
+        assert len(answers) == len(set(answers)), shown  # no answer shown twice
         assert RETRY_ACTION not in str([m.blocks for m in slack.messages(CHANNEL)])
