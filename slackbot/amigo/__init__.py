@@ -28,7 +28,17 @@ from slackbot.amigo.events import (
     parse_event,
     read_ndjson,
 )
-from slackbot.amigo.models import ConversationInfo, ConversationPage, MessageInfo, MessagePage
+from slackbot.amigo.models import (
+    ConversationInfo,
+    ConversationPage,
+    InteractionInsights,
+    MessageInfo,
+    MessagePage,
+    MessageSourceLink,
+    StateTransition,
+    ToolCall,
+    WorkingMemory,
+)
 
 __all__ = [
     "AmigoAuthError",
@@ -50,13 +60,18 @@ __all__ = [
     "CurrentAgentAction",
     "ErrorEvent",
     "InteractionComplete",
+    "InteractionInsights",
     "MessageInfo",
     "MessagePage",
+    "MessageSourceLink",
     "NewMessage",
+    "StateTransition",
     "Token",
     "TokenCache",
+    "ToolCall",
     "UnknownEvent",
     "UserMessageAvailable",
+    "WorkingMemory",
     "error_for_response",
     "parse_event",
     "read_ndjson",

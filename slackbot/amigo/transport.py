@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import UTC
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -35,6 +35,9 @@ log = logging.getLogger("slackbot.amigo")
 
 _M = TypeVar("_M", bound=BaseModel)
 Params = list[tuple[str, str | int | float | bool | None]]
+FormParts = list[tuple[str, tuple[str | None, str | bytes] | tuple[str | None, bytes, str]]]
+"""Multipart parts in order, names may repeat: ``(name, (None, text))`` for a field,
+``(name, (filename, content, content_type))`` for a file."""
 
 # Errors raised before the request could have left this process.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -214,7 +217,7 @@ class AmigoTransport:
         *,
         params: Params,
         json: Any,
-        files: Mapping[str, tuple[None, str]] | None,
+        files: FormParts | None,
     ) -> httpx.Response:
         """Send a streaming request and return the response once its status is 2xx."""
         for attempt in (1, 2):
@@ -259,7 +262,7 @@ class AmigoTransport:
         *,
         params: Params,
         json: Any = None,
-        files: Mapping[str, tuple[None, str]] | None = None,
+        files: FormParts | None = None,
     ) -> AsyncGenerator[AmigoEvent, None]:
         response = await self._open_stream(
             as_user, operation, url, params=params, json=json, files=files
@@ -288,6 +291,52 @@ class AmigoTransport:
                 f"Amigo {operation} stream ended after {count} events without completing",
                 operation=operation,
             )
+
+    async def _download(
+        self, operation: str, url: str, *, max_bytes: int
+    ) -> tuple[bytes, str | None]:
+        """GET a link that Amigo handed out (a signed storage URL), without the bearer token.
+
+        Returns the body (at most ``max_bytes``, else AmigoProtocolError) and its
+        ``Content-Type``. The URL is a credential: it is never logged nor put in
+        an error.
+        """
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            target = None
+        if target is None or target.scheme not in ("http", "https") or not target.host:
+            raise AmigoProtocolError(
+                f"Amigo's answer to {operation} has no usable download link", operation=operation
+            )
+        started = time.monotonic()
+        answered = False
+        try:
+            async with self._http.stream(
+                "GET", target, timeout=self._plain_timeout, follow_redirects=True
+            ) as response:
+                answered = True
+                self._answered(operation, response.status_code, started)
+                if not response.is_success:
+                    body = await response.aread()
+                    raise error_for_response(
+                        response.status_code, response.headers, body, operation=operation
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise AmigoProtocolError(
+                            f"the download of {operation} is larger than {max_bytes} bytes",
+                            operation=operation,
+                        )
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("content-type")
+        except httpx.RequestError as exc:
+            if not answered:
+                self._answered(operation, 0, started)
+            raise _transport_error(operation, exc) from exc
 
     @staticmethod
     def _parse(

@@ -7,11 +7,18 @@ one unfinished conversation per user and service, 409 while a stream of the
 conversation is open or once it is finished, at most 20 tags.
 
 By default the agent answers ``Echo: <user text>`` (or :attr:`FakeAmigo.greeting`
-when it speaks first). Tests script answers with :meth:`FakeAmigo.queue_reply`
-and failures with :meth:`FakeAmigo.fail_next`, read what was asked in
-:attr:`FakeAmigo.calls` and what was streamed in :attr:`FakeAmigo.emitted`, and
-wait for a state with :meth:`FakeAmigo.wait_for` (no sleeping). The server runs
-in its own thread; everything here is safe to use from the test's thread.
+when it speaks first). Voice messages (MP3) are "transcribed" from
+:attr:`FakeAmigo.transcripts`, external events are saved before the user
+message, each completed interaction has insights derived from the agent actions
+it streamed, and the audio of a voice message is served back through a signed
+link (:func:`silent_mp3` makes a small valid MP3). Conversation starters are
+generated from the service and facets, within Amigo's 10 calls a minute.
+
+Tests script answers with :meth:`FakeAmigo.queue_reply` and failures with
+:meth:`FakeAmigo.fail_next`, read what was asked in :attr:`FakeAmigo.calls` and
+what was streamed in :attr:`FakeAmigo.emitted`, and wait for a state with
+:meth:`FakeAmigo.wait_for` (no sleeping). The server runs in its own thread;
+everything here is safe to use from the test's thread.
 
 A stream's user and agent messages are saved only when its
 ``interaction-complete`` is sent; an ``error``, a cut or a client that goes
@@ -22,6 +29,9 @@ stays, as it does in Amigo once ``conversation-created`` was sent).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import io
 import json
 import logging
 import math
@@ -29,10 +39,12 @@ import re
 import secrets
 import threading
 import time
+import wave
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -54,6 +66,9 @@ ENDPOINT_NAMES = (
     "recommend",
     "get_conversations",
     "get_messages",
+    "conversation_starter",
+    "insights",
+    "message_source",
 )
 """The names that :meth:`FakeAmigo.fail_next` and :attr:`RecordedCall.name` use."""
 
@@ -70,6 +85,35 @@ DEFAULT_ACTION: dict[str, Any] = {
     "next_state_state_machine_version_info": ["fake-state-machine", 1],
 }
 
+STORAGE_PREFIX = "/_fake_storage"
+"""Where the signed links of message sources point (not part of Amigo's API)."""
+LONG_LIVED_LINK = timedelta(hours=12)
+NOT_IN_THE_PAST = "The timestamps for external event messages are not in the past."
+INCONSISTENT_EVENTS = (
+    "The timestamps for external event messages are inconsistent with the conversation."
+)
+TEXT_MESSAGE = "The message is a text message."
+DEFAULT_TRANSCRIPT = "(voice message)"
+DEFAULT_RATE_LIMITS: dict[str, int | None] = {
+    "conversation_starter": 10,
+    "insights": 20,
+    "message_source": 30,
+}
+"""Calls per user per 60 s before 429, as the spec documents them (sign-in has its own)."""
+STARTER_TEMPLATES = (
+    "What can you tell me about {facet}?",
+    "How do I get started with {facet}?",
+    "What should I know first about {facet}?",
+    "Can you help me with {facet}?",
+    "What are common questions about {facet}?",
+    "Where do I find out more about {facet}?",
+    "What is the best way to handle {facet}?",
+    "Could you explain {facet} simply?",
+    "What mistakes should I avoid with {facet}?",
+    "What are my options for {facet}?",
+)
+_ARRAY_FIELDS = ("external_event_message_content", "external_event_message_timestamp")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _HEX24 = re.compile(r"^[a-f0-9]{24}$")
 _TAG_TEXT = re.compile(r"^[\w\s]+$")
 _REASONS = {
@@ -102,6 +146,37 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def silent_mp3(frames: int = 4) -> bytes:
+    """A tiny valid MP3: ``frames`` silent MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz,
+    mono, about 26 ms each)."""
+    header = bytes([0xFF, 0xFB, 0x90, 0xC4])
+    frame_length = 144 * 128_000 // 44_100  # 417 bytes, without padding
+    return (header + bytes(frame_length - len(header))) * max(1, frames)
+
+
+def is_mp3(data: bytes) -> bool:
+    """An ID3 tag or an MPEG audio frame sync (11 set bits) at the start."""
+    if data.startswith(b"ID3"):
+        return True
+    return len(data) >= 4 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """An RFC 3339 date-time with its offset (as Amigo requires), else None."""
+    if not _RFC3339.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:
+        return None
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def split_text(text: str, pieces: int) -> list[str]:
@@ -168,6 +243,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart request."""
+
+    filename: str
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class RecordedCall:
     """One request the fake answered (``status`` is the HTTP status it sent)."""
 
@@ -177,12 +261,29 @@ class RecordedCall:
     query: dict[str, list[str]]
     headers: dict[str, str]
     json: Any | None
-    form: dict[str, str] | None
+    form: dict[str, str | list[str]] | None
+    """The text fields of a multipart body; the external-event fields are lists."""
     status: int
     user_id: str | None = None
     """The Amigo user its bearer token belonged to, when it had a valid one."""
     response: Any | None = None
     """The JSON body the fake answered with (None for streams and empty bodies)."""
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    """The file parts of a multipart body (a voice message's ``recorded_message``)."""
+
+    @property
+    def external_events(self) -> list[tuple[str, str]]:
+        """The (content, timestamp) pairs of an interact call, in the order sent."""
+        form = self.form or {}
+        contents = _listed(form.get("external_event_message_content"))
+        stamps = _listed(form.get("external_event_message_timestamp"))
+        return list(zip(contents, stamps, strict=False))
+
+    @property
+    def audio(self) -> bytes | None:
+        """The recorded audio of a voice interact call."""
+        part = self.files.get("recorded_message")
+        return part.data if part is not None else None
 
 
 @dataclass(frozen=True)
@@ -216,6 +317,28 @@ class FakeMessage:
     sender: str
     message: str
     message_type: str
+    format: str = "text"
+    """``voice`` for a user message sent as audio."""
+    audio: bytes | None = field(default=None, repr=False)
+    """The source of a message that was not text (served by retrieve-message-source)."""
+    audio_type: str | None = None
+
+
+@dataclass
+class FakeInteraction:
+    """A completed interaction, as :meth:`FakeAmigo` keeps it for its insights."""
+
+    id: str
+    request_format: str
+    actions: list[dict[str, Any]]
+    """The ``current-agent-action`` actions that were streamed."""
+    state_before: str
+    state_after: str
+    user_message_id: str | None
+    agent_message_id: str
+    external_events: list[tuple[str, datetime]] = field(default_factory=list)
+    audio: bytes | None = field(default=None, repr=False)
+    transcript: str | None = None
 
 
 @dataclass
@@ -230,6 +353,10 @@ class FakeConversation:
     messages: list[FakeMessage] = field(default_factory=list)
     interactions: list[str] = field(default_factory=list)
     """Ids of completed interactions, oldest first."""
+    interaction_log: dict[str, FakeInteraction] = field(default_factory=dict)
+    """Completed interactions by id."""
+    state: str = "start"
+    """The agent's state, moved by the ``navigate-state-machine-state-transitioned`` actions."""
     streaming: bool = False
 
 
@@ -252,8 +379,16 @@ def _invalid(where: str, name: str, message: str = "Field required") -> _Fail:
     return _Fail(422, [{"loc": [where, name], "msg": message, "type": "value_error"}])
 
 
-def _parse_multipart(content_type: str, body: bytes) -> dict[str, str] | None:
-    """Fields of a multipart/form-data body (no files expected); None if malformed."""
+@dataclass(frozen=True)
+class _Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def _parse_multipart(content_type: str, body: bytes) -> list[_Part] | None:
+    """The parts of a multipart/form-data body, in order; None if malformed."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
     if not content_type.startswith("multipart/form-data") or match is None:
         return None
@@ -261,7 +396,7 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, str] | None:
     chunks = body.split(delimiter)
     if len(chunks) < 2 or not chunks[-1].startswith(b"--"):
         return None
-    fields: dict[str, str] = {}
+    parts: list[_Part] = []
     for chunk in chunks[1:-1]:
         if not chunk.startswith(b"\r\n") or not chunk.endswith(b"\r\n"):
             return None
@@ -271,11 +406,48 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, str] | None:
         name = re.search(rb'(?i)content-disposition:[^\r\n]*\bname="([^"]*)"', head)
         if name is None:
             return None
+        filename = re.search(rb'(?i)content-disposition:[^\r\n]*\bfilename="([^"]*)"', head)
+        part_type = re.search(rb"(?im)^content-type:[ \t]*([^\r\n]+)", head)
         try:
-            fields[name.group(1).decode()] = content.decode("utf-8")
+            parts.append(
+                _Part(
+                    name.group(1).decode(),
+                    filename.group(1).decode() if filename else None,
+                    part_type.group(1).decode().strip() if part_type else None,
+                    content,
+                )
+            )
         except UnicodeDecodeError:
             return None
+    return parts
+
+
+def _form_fields(parts: list[_Part]) -> dict[str, str | list[str]] | None:
+    """The text fields (parts without a filename); None if one is not UTF-8.
+
+    The external-event fields, and any field sent more than once, are lists.
+    """
+    fields: dict[str, str | list[str]] = {}
+    for part in parts:
+        if part.filename is not None:
+            continue
+        try:
+            value = part.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if part.name in fields or part.name in _ARRAY_FIELDS:
+            fields[part.name] = [*_listed(fields.get(part.name)), value]
+        else:
+            fields[part.name] = value
     return fields
+
+
+def _files(parts: list[_Part]) -> dict[str, UploadedFile]:
+    return {
+        part.name: UploadedFile(part.filename, part.content_type, part.data)
+        for part in parts
+        if part.filename is not None
+    }
 
 
 class _DropCutLog(logging.Filter):
@@ -384,6 +556,7 @@ class FakeAmigo:
         self.admin_user_id = _new_id()
         """The pre-seeded provisioning admin (kept across :meth:`reset`)."""
         self._held: list[Reply] = []
+        self._link_key = secrets.token_bytes(32)
         self.reset()
         self._server: BackgroundServer | None = None
         self._log_filter = _DropCutLog()
@@ -454,6 +627,18 @@ class FakeAmigo:
             """Known services; None accepts any well-formed id."""
             self.roles: set[str] | None = None
             """Known role names; None accepts any."""
+            self.transcripts: deque[str] = deque()
+            """What the next voice messages "say", in order; then :data:`DEFAULT_TRANSCRIPT`."""
+            self.starters: list[str] | None = None
+            """Scripted conversation starters (at most ``max_count`` are sent); None
+            generates them from the service and facets."""
+            self.rate_limits: dict[str, int | None] = dict(DEFAULT_RATE_LIMITS)
+            """Calls per user per 60 s of an endpoint before 429; None for no limit."""
+            self.source_link_seconds = 300.0
+            """How long a short-lived message-source link lasts (negative: expired at once)."""
+            self._rate: dict[tuple[str, str], deque[float]] = {}
+            self._links: dict[str, tuple[bytes, str, float]] = {}
+            self._downloads: list[RecordedCall] = []
             self._calls: list[RecordedCall] = []
             self._emitted: list[EmittedEvent] = []
             self._violations: list[str] = []
@@ -534,6 +719,7 @@ class FakeAmigo:
         with self._changed:
             self._calls.clear()
             self._emitted.clear()
+            self._downloads.clear()
 
     @property
     def calls(self) -> list[RecordedCall]:
@@ -543,6 +729,25 @@ class FakeAmigo:
     def calls_named(self, name: str) -> list[RecordedCall]:
         with self._lock:
             return [call for call in self._calls if call.name == name]
+
+    @property
+    def starter_calls(self) -> int:
+        """How many conversation-starter requests arrived (whatever the answer)."""
+        return len(self.calls_named("conversation_starter"))
+
+    @property
+    def downloads(self) -> list[RecordedCall]:
+        """Requests to the signed message-source links (not Amigo API calls)."""
+        with self._lock:
+            return list(self._downloads)
+
+    def interaction(self, interaction_id: str) -> FakeInteraction:
+        """A completed interaction of any conversation (KeyError if none)."""
+        with self._lock:
+            for conv in self._conversations.values():
+                if interaction_id in conv.interaction_log:
+                    return conv.interaction_log[interaction_id]
+        raise KeyError(interaction_id)
 
     @property
     def emitted(self) -> list[EmittedEvent]:
@@ -631,6 +836,22 @@ class FakeAmigo:
                 self._endpoint("recommend"),
                 methods=["POST"],
             ),
+            Route(
+                org + "/conversation/conversation_starter",
+                self._endpoint("conversation_starter"),
+                methods=["POST"],
+            ),
+            Route(
+                conv + "/interaction/{interaction_id}/insights",
+                self._endpoint("insights"),
+                methods=["GET"],
+            ),
+            Route(
+                conv + "/messages/{message_id}/source",
+                self._endpoint("message_source"),
+                methods=["GET"],
+            ),
+            Route(STORAGE_PREFIX + "/{token}", self._storage, methods=["GET"]),
         ]
         app = Starlette(routes=routes)
         app.router.redirect_slashes = False
@@ -690,6 +911,7 @@ class FakeAmigo:
             status=response.status_code,
             user_id=ctx.user_id,
             response=answer,
+            files=ctx.files(),
         )
         with self._changed:
             self._calls.append(call)
@@ -742,15 +964,68 @@ class FakeAmigo:
             raise self._conflict(ALREADY_FINISHED)
 
     @staticmethod
-    def _formats(ctx: _Ctx, *names: str) -> None:
-        for name in names:
-            value = ctx.request.query_params.get(name)
-            if value is None:
-                raise _invalid("query", name)
-            if value not in ("text", "voice"):
-                raise _invalid("query", name, "Input should be 'text' or 'voice'")
-            if value == "voice":
-                raise _Fail(400, "The agent does not have voice config specified.")
+    def _format(ctx: _Ctx, name: str) -> str:
+        """A ``request_format``/``response_format`` query value.
+
+        A voice response is refused: the spec has no parameter for its audio
+        format, and Amigo answers 400 without one.
+        """
+        value = ctx.request.query_params.get(name)
+        if value is None:
+            raise _invalid("query", name)
+        if value not in ("text", "voice"):
+            raise _invalid("query", name, "Input should be 'text' or 'voice'")
+        if value == "voice" and name == "response_format":
+            raise _Fail(
+                400,
+                "The `response_audio_format` field is not set when voice output is requested.",
+            )
+        return value
+
+    @staticmethod
+    def _audio_config(ctx: _Ctx) -> dict[str, Any]:
+        """The ``request_audio_config`` query parameter (JSON), checked as the spec says."""
+        raw = ctx.request.query_params.get("request_audio_config")
+        if raw is None:
+            raise _invalid("query", "request_audio_config", "Required for voice requests")
+        try:
+            config = json.loads(raw)
+        except ValueError:
+            raise _invalid("query", "request_audio_config", "Invalid JSON") from None
+        if not isinstance(config, dict):
+            raise _invalid("query", "request_audio_config", "Input should be an object")
+        kind = config.get("type", "mp3")
+        if kind == "mp3":
+            return {"type": "mp3"}
+        if kind != "pcm":
+            raise _invalid("query", "request_audio_config", "Input tag should be 'mp3' or 'pcm'")
+        rate, channels, width = (
+            config.get(k) for k in ("frame_rate", "n_channels", "sample_width")
+        )
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 4000 <= rate <= 44100:
+            raise _invalid("query", "request_audio_config", "frame_rate: 4000 to 44100")
+        if channels != 1 or width not in (2, 4):
+            raise _invalid("query", "request_audio_config", "n_channels: 1; sample_width: 2 or 4")
+        return {"type": "pcm", "frame_rate": rate, "n_channels": 1, "sample_width": width}
+
+    def _rate_limit(self, ctx: _Ctx, user: FakeUser) -> None:
+        limit = self.rate_limits.get(ctx.name)
+        if limit is None:
+            return
+        now = time.time()
+        with self._lock:
+            recent = self._rate.setdefault((ctx.name, user.user_id), deque())
+            while recent and recent[0] <= now - 60:
+                recent.popleft()
+            if len(recent) >= limit:
+                wait = math.ceil(recent[0] + 60 - now)
+                raise _Fail(
+                    429,
+                    f"The user has exceeded the rate limit of {limit} requests per minute "
+                    "for this endpoint.",
+                    {"Retry-After": str(max(1, wait))},
+                )
+            recent.append(now)
 
     @staticmethod
     def _int_query(ctx: _Ctx, name: str, default: int, low: int, high: int) -> int:
@@ -1022,7 +1297,7 @@ class FakeAmigo:
                         "created_at": _iso(m.created_at),
                         "sender": m.sender,
                         "message": m.message,
-                        "format": "text",
+                        "format": m.format,
                         "message_type": m.message_type,
                     }
                     for m in page
@@ -1095,7 +1370,7 @@ class FakeAmigo:
 
     async def _op_create_conversation(self, ctx: _Ctx) -> _Stream:
         user = self._authenticate(ctx)
-        self._formats(ctx, "response_format")
+        self._format(ctx, "response_format")
         body = ctx.json_object()
         service_id = body.get("service_id")
         if not isinstance(service_id, str) or not _HEX24.match(service_id):
@@ -1143,27 +1418,251 @@ class FakeAmigo:
     async def _op_interact(self, ctx: _Ctx) -> _Stream:
         user = self._authenticate(ctx)
         conversation_id = self._path_id(ctx, "conversation_id")
-        self._formats(ctx, "request_format", "response_format")
+        request_format = self._format(ctx, "request_format")
+        self._format(ctx, "response_format")
+        audio_config = self._audio_config(ctx) if request_format == "voice" else None
         form = ctx.form_body()
         if form is None:
             raise _invalid("header", "content-type", "Expected multipart/form-data")
         kind = form.get("initial_message_type")
         if kind not in ("user-message", "external-event", "skip"):
             raise _invalid("body", "initial_message_type")
-        if "recorded_message" not in form:
+        recorded = ctx.files().get("recorded_message")
+        text = form.get("recorded_message")
+        if isinstance(text, list):
+            raise _invalid("body", "recorded_message", "Input should be a valid string")
+        if request_format == "voice":
+            if recorded is None:
+                raise _invalid("body", "recorded_message", "Expected an audio file")
+            text = ""
+        elif text is None and recorded is not None:
+            try:  # a text message may come as a file too
+                text = recorded.data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _invalid("body", "recorded_message", "Invalid UTF-8") from None
+        if text is None:
             raise _invalid("body", "recorded_message")
-        text = form["recorded_message"]
+        if kind == "skip" and (text or recorded is not None):
+            raise _invalid("body", "recorded_message", "Must be empty for a skip")
+        events = self._external_events(form, skip=kind == "skip")
+        audio: bytes | None = None
+        audio_type: str | None = None
         with self._changed:
             conv = self._owned_conversation(ctx, user)
             self._not_busy(conv)
             self._not_finished(conv)
-            if kind != "skip" and not text.strip():
+            if recorded is not None and audio_config is not None:
+                audio, audio_type = self._check_audio(recorded.data, audio_config)
+            elif kind != "skip" and not text.strip():
                 raise _Fail(400, "The user message is empty.")
+            self._check_event_times(conv, events)
+            transcript = None
+            if audio is not None:
+                transcript = self.transcripts.popleft() if self.transcripts else DEFAULT_TRANSCRIPT
             conv.streaming = True
             self._changed.notify_all()
-        user_text = text if kind != "skip" else None
+        user_text = transcript if transcript is not None else text if kind != "skip" else None
         reply = self._take_reply("interact", conversation_id, user_text)
-        return self._stream(ctx, 200, conv, reply, user_text, kind, created=False)
+        turn = _Turn(request_format, events, audio, audio_type)
+        return self._stream(ctx, 200, conv, reply, user_text, kind, created=False, turn=turn)
+
+    @staticmethod
+    def _external_events(
+        form: dict[str, str | list[str]], *, skip: bool
+    ) -> list[tuple[str, datetime]]:
+        """The external events of an interact form, checked as the spec's body schema says."""
+        contents = _listed(form.get("external_event_message_content"))
+        stamps = _listed(form.get("external_event_message_timestamp"))
+        if skip and (contents or stamps):
+            raise _invalid("body", "external_event_message_content", "Must be empty for a skip")
+        if len(contents) != len(stamps):
+            raise _invalid(
+                "body",
+                "external_event_message_timestamp",
+                "Each external event message needs exactly one timestamp",
+            )
+        events = []
+        for content, stamp in zip(contents, stamps, strict=True):
+            if not content:
+                raise _invalid(
+                    "body",
+                    "external_event_message_content",
+                    "String should have at least 1 character",
+                )
+            moment = parse_datetime(stamp)
+            if moment is None:
+                raise _invalid(
+                    "body", "external_event_message_timestamp", "Input should be a valid datetime"
+                )
+            events.append((content, moment))
+        return events
+
+    @staticmethod
+    def _check_event_times(conv: FakeConversation, events: list[tuple[str, datetime]]) -> None:
+        """Past, in order, not before the conversation's latest message (call under the lock)."""
+        now = _now()
+        latest = max((m.created_at for m in conv.messages), default=conv.created_at)
+        previous = latest
+        for _, moment in events:
+            if moment > now:
+                raise _Fail(400, NOT_IN_THE_PAST)
+            if moment < previous:
+                raise _Fail(400, INCONSISTENT_EVENTS)
+            previous = moment
+
+    @staticmethod
+    def _check_audio(data: bytes, config: dict[str, Any]) -> tuple[bytes, str]:
+        """The audio to keep as the message's source, and its content type."""
+        if not data:
+            raise _Fail(400, "The user message is empty.")
+        if config["type"] == "mp3":
+            if not is_mp3(data):
+                raise _Fail(415, "The format of the supplied audio file is not supported.")
+            return data, "audio/mpeg"
+        width = config["sample_width"]
+        if len(data) % width:
+            raise _Fail(415, "The format of the supplied audio file is not supported.")
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(width)
+            out.setframerate(config["frame_rate"])
+            out.writeframes(data)
+        return buffer.getvalue(), "audio/wav"
+
+    # -- starters, insights, sources ------------------------------------------
+
+    async def _op_conversation_starter(self, ctx: _Ctx) -> Response:
+        user = self._authenticate(ctx)
+        self._rate_limit(ctx, user)
+        body = ctx.json_object()
+        service_id = body.get("service_id")
+        if not isinstance(service_id, str) or not _HEX24.match(service_id):
+            raise _invalid("body", "service_id", "String should match pattern '^[a-f0-9]{24}$'")
+        if not isinstance(body.get("service_version_set_name", "release"), str):
+            raise _invalid("body", "service_version_set_name", "Input should be a string")
+        facets = body.get("facets")
+        if not isinstance(facets, list) or not facets:
+            raise _invalid("body", "facets", "List should have at least 1 item")
+        if not all(isinstance(f, str) and f.strip() for f in facets):
+            raise _invalid("body", "facets", "String should have at least 1 character")
+        counts = []
+        for name in ("min_count", "max_count"):
+            value = body.get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 10:
+                raise _invalid("body", name, "Input should be an integer from 1 to 10")
+            counts.append(value)
+        low, high = counts
+        if low > high:
+            raise _invalid("body", "max_count", "max_count should not be less than min_count")
+        instructions = body.get("generation_instructions")
+        if not isinstance(instructions, str) or not instructions.strip():
+            raise _invalid("body", "generation_instructions")
+        if self.service_ids is not None and service_id not in self.service_ids:
+            raise _Fail(404, "Service not found.")
+        stripped = [f.strip() for f in facets]
+        with self._lock:
+            scripted = None if self.starters is None else list(self.starters)
+        if scripted is not None:
+            texts = scripted[:high]
+        else:
+            count = min(high, max(low, len(stripped)))
+            offset = int(service_id, 16) % len(STARTER_TEMPLATES)
+            texts = [
+                STARTER_TEMPLATES[(offset + i) % len(STARTER_TEMPLATES)].format(
+                    facet=stripped[i % len(stripped)]
+                )
+                for i in range(count)
+            ]
+        prompts = [
+            {"prompt": text, "facets": [stripped[i % len(stripped)]]}
+            for i, text in enumerate(texts)
+        ]
+        return JSONResponse({"prompts": prompts})
+
+    async def _op_insights(self, ctx: _Ctx) -> Response:
+        user = self._authenticate(ctx)
+        self._rate_limit(ctx, user)
+        interaction_id = self._path_id(ctx, "interaction_id")
+        with self._lock:
+            conv = self._owned_conversation(ctx, user)
+            record = conv.interaction_log.get(interaction_id)
+            if record is None:
+                raise _Fail(
+                    404, "Specified organization, conversation, or interaction is not found."
+                )
+        return JSONResponse(_insights(record))
+
+    async def _op_message_source(self, ctx: _Ctx) -> Response:
+        user = self._authenticate(ctx)
+        self._rate_limit(ctx, user)
+        message_id = self._path_id(ctx, "message_id")
+        raw = ctx.request.query_params.get("long_lived", "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise _invalid("query", "long_lived", "Input should be a valid boolean")
+        long_lived = raw in ("true", "1")
+        with self._lock:
+            conv = self._owned_conversation(ctx, user)
+            message = next((m for m in conv.messages if m.id == message_id), None)
+            if message is None:
+                raise _Fail(404, "Specified organization or message is not found.")
+            if message.audio is None:
+                raise _Fail(400, TEXT_MESSAGE)
+            lifetime = LONG_LIVED_LINK.total_seconds() if long_lived else self.source_link_seconds
+            expires = time.time() + lifetime
+            token = secrets.token_urlsafe(16)
+            content_type = message.audio_type or "application/octet-stream"
+            self._links[token] = (message.audio, content_type, expires)
+        signature = self._sign(token, expires)
+        base = str(ctx.request.base_url).rstrip("/")
+        url = f"{base}{STORAGE_PREFIX}/{token}?expires={expires:.0f}&signature={signature}"
+        return JSONResponse(
+            {
+                "url": url,
+                "expires_at": _iso(datetime.fromtimestamp(expires, UTC)),
+                "content_type": content_type,
+            }
+        )
+
+    def _sign(self, token: str, expires: float) -> str:
+        message = f"{token}:{expires:.0f}".encode()
+        return hmac.new(self._link_key, message, hashlib.sha256).hexdigest()
+
+    async def _storage(self, request: Request) -> Response:
+        """A signed link's download, as a storage service would serve it (not an Amigo API)."""
+        token = str(request.path_params["token"])
+        expires = request.query_params.get("expires", "")
+        signature = request.query_params.get("signature", "")
+        with self._lock:
+            link = self._links.get(token)
+        if link is None:
+            response = Response("NoSuchKey", status_code=404, media_type="text/plain")
+        elif "authorization" in request.headers:
+            response = Response(
+                "Only one auth mechanism allowed", status_code=400, media_type="text/plain"
+            )
+        elif not secrets.compare_digest(signature, self._sign(token, link[2])) or expires != (
+            f"{link[2]:.0f}"
+        ):
+            response = Response("SignatureDoesNotMatch", status_code=403, media_type="text/plain")
+        elif link[2] <= time.time():
+            response = Response("Request has expired", status_code=403, media_type="text/plain")
+        else:
+            response = Response(link[0], media_type=link[1])
+        call = RecordedCall(
+            name="source_download",
+            method=request.method,
+            path=request.url.path,
+            query={key: request.query_params.getlist(key) for key in request.query_params},
+            headers=dict(request.headers),
+            json=None,
+            form=None,
+            status=response.status_code,
+        )
+        with self._changed:
+            self._downloads.append(call)
+            self._changed.notify_all()
+        return response
 
     # -- streaming ---------------------------------------------------------
 
@@ -1177,8 +1676,10 @@ class FakeAmigo:
         message_type: str,
         *,
         created: bool,
+        turn: _Turn | None = None,
     ) -> _Stream:
         script = reply or Reply(pieces=self.default_pieces, delay=self.default_delay)
+        actions = list(script.actions) if script.actions is not None else [DEFAULT_ACTION]
         if script.text is not None:
             text = script.text
         elif user_text is not None:
@@ -1237,7 +1738,7 @@ class FakeAmigo:
                 await emit(event, True)
             for line in script.extra_lines:
                 await emit(line, False)
-            for action in script.actions if script.actions is not None else [DEFAULT_ACTION]:
+            for action in actions:
                 await emit({"type": "current-agent-action", "action": action}, True)
             if script.think:
                 await asyncio.sleep(script.think)
@@ -1266,6 +1767,8 @@ class FakeAmigo:
                 agent_message_id,
                 text,
                 script.conversation_completed,
+                actions,
+                turn or _Turn(),
             )
             if script.silent_after_commit:
                 await hold()
@@ -1317,23 +1820,174 @@ class FakeAmigo:
         agent_message_id: str,
         text: str,
         completed: bool,
+        actions: list[dict[str, Any]],
+        turn: _Turn,
     ) -> None:
-        """Save a completed interaction's messages."""
+        """Save a completed interaction: its messages and what its insights tell."""
         now = _now()
         with self._changed:
-            if user_message_id is not None and user_text is not None:
+            for content, moment in turn.external_events:
                 conv.messages.append(
                     FakeMessage(
-                        user_message_id, interaction_id, now, "user", user_text, message_type
+                        _new_id(), interaction_id, moment, "external", content, "external-event"
+                    )
+                )
+            if user_message_id is not None and user_text is not None:
+                sender = "external" if message_type == "external-event" else "user"
+                conv.messages.append(
+                    FakeMessage(
+                        user_message_id,
+                        interaction_id,
+                        now,
+                        sender,
+                        user_text,
+                        message_type,
+                        format="voice" if turn.audio is not None else "text",
+                        audio=turn.audio,
+                        audio_type=turn.audio_type,
                     )
                 )
             conv.messages.append(
                 FakeMessage(agent_message_id, interaction_id, now, "agent", text, "agent-message")
             )
+            state_before = conv.state
+            for action in actions:
+                if action.get("type") == "navigate-state-machine-state-transitioned":
+                    conv.state = str(action.get("next_state", conv.state))
+            conv.interaction_log[interaction_id] = FakeInteraction(
+                id=interaction_id,
+                request_format=turn.request_format,
+                actions=[dict(action) for action in actions],
+                state_before=state_before,
+                state_after=conv.state,
+                user_message_id=user_message_id,
+                agent_message_id=agent_message_id,
+                external_events=list(turn.external_events),
+                audio=turn.audio,
+                transcript=user_text if turn.audio is not None else None,
+            )
             conv.interactions.append(interaction_id)
             if completed:
                 conv.is_finished = True
             self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What an interact request brought besides its text."""
+
+    request_format: str = "text"
+    external_events: list[tuple[str, datetime]] = field(default_factory=list)
+    audio: bytes | None = None
+    audio_type: str | None = None
+
+
+_VERSION_INFO = ["fake-state-machine", 1]
+
+
+def _tool_rounds(rounds: dict[int, list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    return [rounds[index] for index in sorted(rounds)]
+
+
+def _insights(record: FakeInteraction) -> dict[str, Any]:
+    """The get-interaction-insights answer for what the interaction's actions showed.
+
+    Tool calls (``tool-call-started``/``-ended``, tool outputs of tool-call
+    states) go to the state transition that follows them, or, after the last
+    one, to the engage-user logs, by ``tool_round_index``; a call that never
+    ended has no output. ``select-dynamic-behavior-completed`` names the
+    triggered behavior set; exit conditions, selected actions, reflections and
+    extracted memories are kept too.
+    """
+    transitions: list[dict[str, Any]] = []
+    rounds: dict[int, list[dict[str, Any]]] = {}
+    started: dict[tuple[int, str], dict[str, Any]] = {}
+    exit_condition: str | None = None
+    selected_action: str | None = None
+    behavior: Any = None
+    reflections: list[str] = []
+    memories: list[dict[str, str]] = []
+
+    def tool_log(action: dict[str, Any], inputs: Any) -> dict[str, Any]:
+        tool_id = str(action.get("tool_id", "tool"))
+        return {
+            "tool_name": tool_id,
+            "tool_id": tool_id,
+            "tool_version": str(action.get("tool_version", "1")),
+            "input": dict(inputs) if isinstance(inputs, dict) else {},
+            "output": None,
+            "duration": 0.0,
+        }
+
+    for action in record.actions:
+        kind = action.get("type")
+        round_index = action.get("tool_round_index", 0)
+        round_index = round_index if isinstance(round_index, int) else 0
+        key = (round_index, str(action.get("tool_id")))
+        if kind == "tool-call-started":
+            log = tool_log(action, action.get("input_params"))
+            started[key] = log
+            rounds.setdefault(round_index, []).append(log)
+        elif kind == "tool-call-ended":
+            found = started.pop(key, None)
+            if found is not None:
+                log = found
+            else:
+                log = tool_log(action, action.get("input_parameters"))
+                rounds.setdefault(round_index, []).append(log)
+            if isinstance(action.get("input_parameters"), dict):
+                log["input"] = dict(action["input_parameters"])
+            log["output"] = str(action.get("result", ""))
+            log["duration"] = float(action.get("duration", 0.0))
+        elif kind == "navigate-state-machine-tool-call-state-tool-output-available":
+            log = tool_log(action, action.get("input_arguments"))
+            log["output"] = str(action.get("tool_output", ""))
+            log["duration"] = float(action.get("duration", 0.0))
+            rounds.setdefault(len(rounds), []).append(log)
+        elif kind == "navigate-state-machine-exit-condition-selected":
+            exit_condition = str(action.get("exit_condition", ""))
+        elif kind == "navigate-state-machine-action-state-action-selected":
+            selected_action = str(action.get("action", ""))
+        elif kind == "select-dynamic-behavior-completed":
+            behavior = action.get("selected_dynamic_behavior_set_version_info")
+        elif kind == "navigate-state-machine-reflection-state-reflection-generated":
+            reflections.append(str(action.get("reflection", "")))
+        elif kind == "extract-active-memories-completed":
+            for pair in action.get("queries_and_responses", []):
+                memories.append({"content": str(pair[1]), "context": str(pair[0])})
+        elif kind == "navigate-state-machine-state-transitioned":
+            previous = str(action.get("prev_state", ""))
+            transitions.append(
+                {
+                    "type": "action",
+                    "previous_state": previous,
+                    "previous_service_hierarchical_state_machine_version_info": action.get(
+                        "prev_state_state_machine_version_info", _VERSION_INFO
+                    ),
+                    "next_state": str(action.get("next_state", "")),
+                    "next_service_hierarchical_state_machine_version_info": action.get(
+                        "next_state_state_machine_version_info", _VERSION_INFO
+                    ),
+                    "previous_state_exit_condition_description": exit_condition
+                    or f"The {previous} state was done.",
+                    "tool_call_logs": _tool_rounds(rounds),
+                }
+            )
+            rounds = {}
+            started = {}
+            exit_condition = None
+    state = record.state_after
+    return {
+        "current_state_name": state,
+        "current_state_action": selected_action or "Engage the user.",
+        "current_state_objective": f"The objective of the fake {state} state.",
+        "state_transition_logs": transitions,
+        "working_memory": memories,
+        "reflections": reflections,
+        "triggered_dynamic_behavior_set_version_info": behavior,
+        "select_next_action_tool_call_logs": [],
+        "engage_user_tool_call_logs": _tool_rounds(rounds),
+    }
 
 
 class _Ctx:
@@ -1362,8 +2016,15 @@ class _Ctx:
             raise _invalid("body", "", "Input should be a valid dictionary")
         return data
 
-    def form_body(self) -> dict[str, str] | None:
+    @cached_property
+    def parts(self) -> list[_Part] | None:
         content_type = self.request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             return None
         return _parse_multipart(content_type, self.body)
+
+    def form_body(self) -> dict[str, str | list[str]] | None:
+        return _form_fields(self.parts) if self.parts is not None else None
+
+    def files(self) -> dict[str, UploadedFile]:
+        return _files(self.parts) if self.parts is not None else {}

@@ -8,7 +8,15 @@ import httpx
 import pytest
 
 from slackbot.amigo import AmigoClient, InteractionComplete, NewMessage
-from slackbot.sandbox.amigo_fake import FakeAmigo, Reply, _parse_multipart, split_text
+from slackbot.sandbox.amigo_fake import (
+    FakeAmigo,
+    Reply,
+    UploadedFile,
+    _files,
+    _form_fields,
+    _parse_multipart,
+    split_text,
+)
 
 from .helpers import SERVICE_ID, collect, start_conversation
 
@@ -42,16 +50,35 @@ def test_split_text_keeps_every_character(text: str, pieces: int) -> None:
 
 def test_multipart_parser_reads_httpx_bodies() -> None:
     text = 'line one\r\nline "two" é\n'
+    audio = b"\xff\xfb\x90\xc4\r\n--not-a-boundary\x00\xff"
     request = httpx.Request(
-        "POST", "http://x/", files={"a": (None, "user-message"), "b": (None, text)}
+        "POST",
+        "http://x/",
+        files=[
+            ("a", (None, "user-message")),
+            ("external_event_message_content", (None, "one")),
+            ("b", (None, text)),
+            ("repeated", (None, "1")),
+            ("repeated", (None, "2")),
+            ("file", ("a.mp3", audio, "audio/mpeg")),
+        ],
     )
     body = request.read()
-    assert _parse_multipart(request.headers["content-type"], body) == {
+    parts = _parse_multipart(request.headers["content-type"], body)
+    assert parts is not None
+    assert _form_fields(parts) == {
         "a": "user-message",
+        "external_event_message_content": ["one"],
         "b": text,
+        "repeated": ["1", "2"],
     }
+    assert _files(parts) == {"file": UploadedFile("a.mp3", "audio/mpeg", audio)}
+    assert _files(parts)["file"].data == audio
     assert _parse_multipart(request.headers["content-type"], body[:-10]) is None
     assert _parse_multipart("application/json", body) is None
+    latin = httpx.Request("POST", "http://x/", files={"a": (None, "é".encode("latin-1"))})
+    latin_parts = _parse_multipart(latin.headers["content-type"], latin.read())
+    assert latin_parts is not None and _form_fields(latin_parts) is None
 
 
 async def test_paths_are_exact(fake: FakeAmigo, http: httpx.AsyncClient) -> None:

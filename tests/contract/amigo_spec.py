@@ -4,6 +4,10 @@ Both spec files are loaded from this folder. Their local references
 (``#/components/schemas/...``) are rewritten to absolute ones within each
 file's own URI, so any schema taken out of the document (an inline request
 body, a parameter) still resolves its references through the registry.
+
+``date-time`` formats are checked (RFC 3339, with an offset), which jsonschema
+only does with an optional package. A query parameter whose schema is an object
+(``request_audio_config``) is sent as JSON, as Amigo's own SDK sends it.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -37,10 +42,27 @@ FAKE_OPERATIONS = {
     "recommend": "recommend-responses-for-interaction",
     "get_conversations": "get-conversations",
     "get_messages": "get-conversation-messages",
+    "conversation_starter": "generate-conversation-starter",
+    "insights": "get-interaction-insights",
+    "message_source": "retrieve-message-source",
 }
 """The fake's endpoint names and the spec's operationIds."""
 
 STREAMING = {"create-conversation", "interact-with-conversation"}
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+FORMAT_CHECKER = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
+"""Draft 2020-12's format checks, plus ``date-time``."""
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    datetime.fromisoformat(value.upper())
+    return True
 
 
 def _absolute_refs(node: Any, uri: str) -> Any:
@@ -96,6 +118,11 @@ def _types(schema: dict[str, Any]) -> set[str]:
 def _coerce(value: str, schema: dict[str, Any]) -> Any:
     """A query or path string as the JSON value its schema expects."""
     types = _types(schema)
+    if "string" not in types and value.startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     if "integer" in types and re.fullmatch(r"-?\d+", value):
         return int(value)
     if "number" in types:
@@ -129,9 +156,7 @@ class AmigoSpec:
         self.registry = registry.crawl()
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
-        return Draft202012Validator(
-            schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        return Draft202012Validator(schema, registry=self.registry, format_checker=FORMAT_CHECKER)
 
     def component(self, name: str, uri: str = "urn:amigo:conversation") -> Draft202012Validator:
         return self.validator({"$ref": f"{uri}#/components/schemas/{name}"})
@@ -175,9 +200,19 @@ class AmigoSpec:
         query: dict[str, list[str]],
         headers: dict[str, str],
         json_body: Any | None,
-        form: dict[str, str] | None,
+        form: dict[str, Any] | None,
+        files: dict[str, Any] | None = None,
     ) -> list[str]:
-        """What in a request does not fit the spec (empty when it all fits)."""
+        """What in a request does not fit the spec (empty when it all fits).
+
+        ``files`` are the multipart file parts (anything with a ``data`` attribute of
+        bytes): each is checked as the string of its bytes, as OpenAPI describes
+        binary parts.
+        """
+        if files:
+            form = dict(form or {})
+            for name, part in files.items():
+                form[name] = bytes(part.data).decode("latin-1")
         where = f"{method} {path}"
         matched = self.match(method, path)
         if matched is None:
