@@ -107,7 +107,13 @@ class SlackPort(Protocol):
     ) -> None: ...
 
     async def set_status(
-        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+        self,
+        channel: str,
+        thread_ts: str,
+        status: str,
+        loading: Sequence[str] = (),
+        *,
+        prepaid: bool = False,
     ) -> None:
         """The thread's status under its last message ("" clears it). Slack clears it
         by itself when the app posts in the thread."""

@@ -1,6 +1,11 @@
-"""Replies that need no placeholder: the thread's status shows the agent working, and
-(:class:`PostingReply`) the whole answer is posted once Amigo is done, so that a reply
-costs one status and one post however long Amigo writes."""
+"""Replies that need no placeholder: the thread's status shows the agent working, then
+
+* :class:`GrowingReply`: the text is posted as soon as it starts and grows by edits only
+  while the edit budget has calls to spare (never waiting for one); the final edit goes
+  first in the budget's queue;
+* :class:`PostingReply`: the whole answer is posted once Amigo is done, so that a reply
+  costs one status and one post however long Amigo writes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
+from slackbot.relay.stream import EditingReply
 from slackbot.ui.activity import Activity
 from slackbot.ui.render import fallback_text, markdown_blocks, reply_body
 from slackbot.ui.split import split_reply
@@ -84,20 +90,34 @@ class StatusReply:
 
     async def _keep_status(self) -> None:
         """Keep the status showing the latest words until the text starts (set again
-        before Slack drops it; one call at a time, so quick changes coalesce)."""
+        before Slack drops it; one call at a time, so quick changes coalesce).
+
+        The first status is the reply's sign of life: it waits for the channel's status
+        budget, ahead of later statuses. Those are extras: sent only when the budget has a
+        call to spare right now, else the next change or refresh tries again."""
+        method = "assistant.threads.setStatus"
         while not self._text_started:
             self._words_changed.clear()
-            words = self._words
-            if words != self._status_set or self._clock() >= self._status_at + self._refresh:
-                try:
-                    await self._slack.set_status(self._channel, self._thread_ts, STATUS, (words,))
-                except (SlackRefused, SlackUnreachable) as exc:
-                    log.info("no status in %s: %s", self._channel, exc)
-                    return
-                self._status_set, self._status_at = words, self._clock()
-            wait = self._status_at + self._refresh - self._clock()
+            due = self._clock() >= self._status_at + self._refresh
+            if self._words != self._status_set or due:
+                if self._status_set is None:
+                    await self._budgets.acquire(method, self._channel, first=True)
+                    paid = True
+                else:
+                    paid = self._budgets.try_take(method, self._channel)
+                words = self._words
+                if paid and not self._text_started:
+                    try:
+                        await self._slack.set_status(
+                            self._channel, self._thread_ts, STATUS, (words,), prepaid=True
+                        )
+                    except (SlackRefused, SlackUnreachable) as exc:
+                        log.info("no status in %s: %s", self._channel, exc)
+                        return
+                    self._status_set, self._status_at = words, self._clock()
+            wait = max(self._status_at + self._refresh - self._clock(), min(1.0, self._refresh))
             try:
-                await asyncio.wait_for(self._words_changed.wait(), max(wait, 0.0))
+                await asyncio.wait_for(self._words_changed.wait(), wait)
             except TimeoutError:
                 pass
 
@@ -145,3 +165,125 @@ class PostingReply(StatusReply):
 
     async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> bool:
         return await self._post(reply_body(self._text, notice), footer)
+
+
+class GrowingReply(StatusReply):
+    """Status, then the first text posted at once, then edits the budget can spare; the
+    end is written by an :class:`~slackbot.relay.stream.EditingReply` on the same
+    messages (the answer, continuations, the footer)."""
+
+    writer = "edit"
+
+    def __init__(
+        self,
+        slack: SlackPort,
+        channel: str,
+        thread_ts: str,
+        *,
+        budgets: SlackBudgets,
+        editor: Callable[[list[str]], EditingReply],
+        min_interval: float = 1.0,
+        on_done: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(slack, channel, thread_ts, budgets=budgets, clock=clock)
+        self._editor = editor
+        self._min_interval = min_interval
+        self._on_done = on_done
+        self._shown = ""
+        self._dirty = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def open(self) -> str | None:
+        self._want_status()
+        self._writer = asyncio.create_task(self._write_loop(), name="reply-growing")
+        return None
+
+    async def append(self, piece: str) -> None:
+        self._text += piece
+        self._dirty.set()
+
+    async def _write_loop(self) -> None:
+        last = 0.0
+        while True:
+            await self._dirty.wait()
+            if self.reply_ts is not None:
+                wait = last + self._min_interval - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            async with self._lock:
+                self._dirty.clear()
+                chunks = split_reply(reply_body(self._text))
+                if len(chunks) > 1 or chunks[0] == self._shown:
+                    continue  # a full message waits for the end; nothing new
+                if self.reply_ts is None:
+                    await self._first_post(chunks[0])
+                elif self._budgets.try_take("chat.update", self._channel):
+                    await self._edit(chunks[0])
+                last = self._clock()
+
+    async def _first_post(self, chunk: str) -> None:
+        await self._budgets.acquire("chat.postMessage", self._channel, first=True)
+        try:
+            ts = await self._slack.post_message(
+                self._channel,
+                self._thread_ts,
+                fallback_text(chunk),
+                markdown_blocks(chunk),
+                prepaid=True,
+            )
+        except (SlackRefused, SlackUnreachable) as exc:
+            log.warning("could not post a reply's first text in %s: %s", self._channel, exc)
+            return
+        self._text_starts()
+        self.reply_ts, self._shown, self.first_text_at = ts, chunk, time.time()
+        if self.on_message is not None:
+            try:
+                await self.on_message(ts)
+            except Exception:
+                log.exception("could not save the reply's message %s", ts)
+
+    async def _edit(self, chunk: str) -> None:
+        assert self.reply_ts is not None
+        try:
+            await self._slack.update_message(
+                self._channel,
+                self.reply_ts,
+                fallback_text(chunk),
+                markdown_blocks(chunk),
+                prepaid=True,
+            )
+        except (SlackRefused, SlackUnreachable) as exc:
+            log.info("a partial edit in %s failed (%s); the end writes it all", self._channel, exc)
+            return
+        self._shown = chunk
+
+    async def complete(self, full_message: str, footer: Blocks | None = None) -> bool:
+        self._text = full_message
+        editor = await self._end()
+        if editor is None:
+            return await self._post(reply_body(full_message), footer)
+        return await editor.complete(full_message, footer)
+
+    async def close_with_notice(self, notice: str, footer: Blocks | None = None) -> bool:
+        editor = await self._end()
+        if editor is None:
+            return await self._post(reply_body(self._text, notice), footer)
+        return await editor.close_with_notice(notice, footer)
+
+    async def _end(self) -> EditingReply | None:
+        """Stop the partial writes; the editor that ends the reply, or None when nothing
+        was posted yet (then the whole answer is posted)."""
+        async with self._lock:
+            if self._writer is not None:
+                self._writer.cancel()
+        if self._on_done is not None:
+            self._on_done()
+            self._on_done = None
+        if self.reply_ts is None:
+            return None
+        editor = self._editor([self.reply_ts])
+        editor.take_over(self._text, "", shown=self._shown)
+        await editor.open()
+        return editor

@@ -150,10 +150,13 @@ class EditingReply:
             self._text += piece
             self._dirty.set()
 
-    def take_over(self, text: str, status: str) -> None:
-        """Go on from where another writer left the reply."""
+    def take_over(self, text: str, status: str, shown: str | None = None) -> None:
+        """Go on from where another writer left the reply (``shown``: what its first
+        message reads now, when that is known)."""
         self._text = text
         self._status = status
+        if shown is not None and self._shown:
+            self._shown[0] = (shown, False)
         if text:
             self._dirty.set()
 

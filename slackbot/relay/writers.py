@@ -5,12 +5,14 @@ In order of preference:
 * ``stream`` — Slack's native streaming, while the workspace streams and the budgets of
   `chat.startStream` and `chat.stopStream` (20 a minute each) have a call to spare; both
   are taken at once, so a started stream can always be stopped;
-* ``edit`` — a placeholder edited as the text grows, while `chat.update` (50 a minute,
-  shared by every reply) and the channel's posting budget have room;
+* ``edit`` — the text posted as soon as it starts, then grown by edits the budget can
+  spare, while `chat.update` (50 a minute, shared by every reply) has a call free for the
+  final edit of each reply already writing this way, and the channel can take a post;
 * ``post`` — under heavy load no partial text at all: the thread's status shows the
   agent working, and the whole answer is posted once Amigo is done.
 
-A reply that already has a message (a turn sent again) is always edited. The choice and
+A reply that already has a message (a turn sent again) is always edited, and with
+``SLACK_REPLY_WRITER=edit`` every reply is a placeholder edited in place. The choice and
 why are logged at DEBUG and counted in /metrics.
 """
 
@@ -24,15 +26,11 @@ from typing import Protocol
 from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.options import StepsShown, WriterMode
 from slackbot.relay.ports import SlackPort
-from slackbot.relay.posting import PostingReply
+from slackbot.relay.posting import GrowingReply, PostingReply
 from slackbot.relay.stream import EditingReply, ReplySink
 from slackbot.relay.streaming import StreamingReply
 
 log = logging.getLogger("slackbot.writers")
-
-EDIT_HEADROOM = 3.0
-"""`chat.update` calls that must be free now for a new reply to be edited (each edited
-reply makes a few; below this the edits would queue behind other replies)."""
 
 
 class WriterMeter(Protocol):
@@ -60,6 +58,8 @@ class ReplyWriters:
         self._edit_interval = edit_interval
         self._meter = meter
         self._clock = clock
+        self._growing = 0
+        """Replies writing by edits now: each still owes one final edit."""
         self.streaming_refused: str | None = None
         """Slack's error when it refused native streaming here (not tried again until
         the app restarts)."""
@@ -89,9 +89,9 @@ class ReplyWriters:
             return "stream", "stream budgets have room"
         elif mode == WriterMode.STREAM:
             return "edit", "stream budgets are spent"
-        edits = self._budgets.available("chat.update", channel)
+        edits = self._budgets.available("chat.update", channel) - self._growing
         posts = self._budgets.available("chat.postMessage", channel)
-        if edits >= EDIT_HEADROOM and posts >= 1.0:
+        if edits >= 1.0 and posts >= 1.0:
             return "edit", f"edit budget has room ({edits:.0f} free)"
         return "post", f"edit budget is busy ({edits:.0f} free, {posts:.0f} posts free)"
 
@@ -115,7 +115,26 @@ class ReplyWriters:
             return self._streaming(channel, thread_ts, recipient, team)
         if writer == "post":
             return PostingReply(self._slack, channel, thread_ts, budgets=self._budgets)
+        if reply_ts is None and self._mode != WriterMode.EDIT:
+            return self._growing_reply(channel, thread_ts)
         return self._editing(channel, thread_ts, reply_ts)
+
+    def _growing_reply(self, channel: str, thread_ts: str) -> GrowingReply:
+        self._growing += 1
+
+        def done() -> None:
+            self._growing -= 1
+
+        return GrowingReply(
+            self._slack,
+            channel,
+            thread_ts,
+            budgets=self._budgets,
+            editor=lambda messages: self._editing(channel, thread_ts, None, messages),
+            min_interval=self._edit_interval,
+            on_done=done,
+            clock=self._clock,
+        )
 
     def _editing(
         self, channel: str, thread_ts: str, reply_ts: str | None, messages: list[str] | None = None

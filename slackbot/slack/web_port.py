@@ -247,9 +247,16 @@ class WebApiPort:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
 
     async def set_status(
-        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+        self,
+        channel: str,
+        thread_ts: str,
+        status: str,
+        loading: Sequence[str] = (),
+        *,
+        prepaid: bool = False,
     ) -> None:
-        await self.budgets.acquire("assistant.threads.setStatus", channel)
+        if not prepaid:
+            await self.budgets.acquire("assistant.threads.setStatus", channel)
         with _failures("assistant.threads.setStatus"):
             await self.client.assistant_threads_setStatus(
                 channel_id=channel,

@@ -206,7 +206,13 @@ class MemorySlack:
         self.messages.pop(ts, None)
 
     async def set_status(
-        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+        self,
+        channel: str,
+        thread_ts: str,
+        status: str,
+        loading: Sequence[str] = (),
+        *,
+        prepaid: bool = False,
     ) -> None:
         if self.refuse.get("assistant.threads.setStatus"):
             raise SlackRefused(
