@@ -12,6 +12,7 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from slackbot.amigo.client import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.relay.budgets import parse_limits
 from slackbot.relay.options import ActivePolicy, StepsShown, SuggestionsMode, WriterMode
 
@@ -128,6 +129,21 @@ class Settings(DatabaseSettings):
     amigo_suggestions: SuggestionsMode = Field(
         default="on-request", description="off, on-request or after-each-reply"
     )
+    amigo_starter_facets: str = Field(
+        default="what the agent can help with",
+        description="comma-separated topics of the suggested prompts Amigo writes",
+    )
+    amigo_starter_instructions: str = Field(
+        default=DEFAULT_STARTER_INSTRUCTIONS,
+        description="how Amigo should write the suggested prompts",
+    )
+    amigo_starter_prompts: str = Field(
+        default="What can you help me with?|How do I get started?",
+        description="|-separated prompts shown when Amigo cannot suggest any",
+    )
+    amigo_starters_cache_seconds: float = Field(
+        default=600.0, ge=0, description="how long Amigo's suggested prompts are kept"
+    )
     amigo_retry_attempts: int = Field(
         default=3, ge=0, le=10, description="retries after an Amigo 429 or 503"
     )
@@ -179,6 +195,13 @@ class Settings(DatabaseSettings):
         default=20.0, ge=0, description="how long running replies may finish on shutdown"
     )
 
+    @field_validator("amigo_starter_facets")
+    @classmethod
+    def _facets(cls, v: str) -> str:
+        if not any(f.strip() for f in v.split(",")):
+            raise ValueError("needs at least one topic, e.g. billing, accounts")
+        return v
+
     @field_validator("slack_rate_limits")
     @classmethod
     def _rate_limits(cls, v: str) -> str:
@@ -218,6 +241,14 @@ class Settings(DatabaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def starter_facets(self) -> tuple[str, ...]:
+        return tuple(f.strip() for f in self.amigo_starter_facets.split(",") if f.strip())
+
+    @property
+    def starter_prompts(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.amigo_starter_prompts.split("|") if p.strip())
 
     @property
     def admin_user_ids(self) -> frozenset[str]:

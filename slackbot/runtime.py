@@ -22,6 +22,7 @@ from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.mentions import Names
 from slackbot.relay.options import StepsShown
+from slackbot.relay.prompts import Prompts, PromptsConfig
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.replies import Replies
@@ -97,6 +98,19 @@ class Runtime:
             self.store, self.amigo, self.port, s.amigo_on_active_conversation
         )
         suggestions = Suggestions(self.store, self.amigo, self.port, s.amigo_suggestions)
+        self.prompts = Prompts(
+            self.amigo,
+            self.port,
+            PromptsConfig(
+                service_id=s.amigo_service_id,
+                version_set=s.amigo_version_set,
+                facets=s.starter_facets,
+                instructions=s.amigo_starter_instructions,
+                fallback=s.starter_prompts,
+                expiry=s.amigo_starters_cache_seconds,
+            ),
+            as_user=s.amigo_user_id,
+        )
         endings = Replies(
             store=self.store,
             slack=self.port,
@@ -112,6 +126,7 @@ class Runtime:
             conversations=conversations,
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
             names=Names(self.port),
+            prompts=self.prompts,
             replies=replies or self.writers,
             endings=endings,
             reconciler=Reconciler(self.store, self.amigo, s.amigo_service_id),
@@ -158,6 +173,7 @@ class Runtime:
             inbox=self.inbox,
             controls=self.controls,
             recovery=self.recovery,
+            prompts=self.prompts,
             port=self.port,
             tasks=self.tasks,
             identity=lambda: self.identity,

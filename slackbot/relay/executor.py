@@ -32,6 +32,7 @@ from slackbot.relay.ports import (
     SlackRefused,
     SlackUnreachable,
 )
+from slackbot.relay.prompts import Prompts
 from slackbot.relay.reconcile import Answered, Reconciler, Unknown
 from slackbot.relay.replies import Replies
 from slackbot.relay.starts import StartPostponed, Starts
@@ -95,6 +96,7 @@ class TurnExecutor:
         conversations: Conversations,
         starts: Starts,
         names: Names,
+        prompts: Prompts | None = None,
         replies: ReplyFactory,
         endings: Replies,
         reconciler: Reconciler,
@@ -107,6 +109,7 @@ class TurnExecutor:
         self._conversations = conversations
         self._starts = starts
         self._names = names
+        self._prompts = prompts
         self._replies = replies
         self._endings = endings
         self._reconciler = reconciler
@@ -209,6 +212,8 @@ class TurnExecutor:
         turn = replace(turn, text=await self._names.plain(turn.text))
         if turn.kind == TurnKind.REPLY and not turn.text.strip():
             return _Ended(TurnState.FAILED, messages.MESSAGE_EMPTY, retry=False)
+        if turn.kind == TurnKind.START and self._prompts is not None and turn.attempt == 0:
+            await self._prompts.title(turn.channel_id, turn.thread_ts, turn.text)
         ready = turn.kind == TurnKind.REPLY
         resolved = False
         waits = 0

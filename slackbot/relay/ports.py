@@ -119,6 +119,14 @@ class SlackPort(Protocol):
         by itself when the app posts in the thread."""
         ...
 
+    async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
+        """Suggested prompts in the app's DM (or one of its threads)."""
+        ...
+
+    async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        """The title of a thread in the app's DM."""
+        ...
+
     async def end_stream(self, channel: str, ts: str) -> None:
         """Stop a native stream this process no longer holds (one cut short by a crash)."""
         ...
@@ -167,6 +175,18 @@ class AmigoPort(Protocol):
     ) -> AsyncIterator[AmigoEvent]: ...
 
     async def finish_conversation(self, as_user: str, conversation_id: str) -> None: ...
+
+    async def conversation_starters(
+        self,
+        as_user: str,
+        *,
+        service_id: str,
+        facets: Sequence[str],
+        instructions: str,
+        min_count: int = 1,
+        max_count: int = 3,
+        version_set: str = "release",
+    ) -> list[str]: ...
 
     async def modify_tags(
         self,

@@ -294,10 +294,11 @@ class FakePrompt:
 
 @dataclass(frozen=True)
 class FakeSuggestedPrompts:
-    """An ``assistant.threads.setSuggestedPrompts`` call (recorded only)."""
+    """An ``assistant.threads.setSuggestedPrompts`` call (recorded only); ``thread_ts``
+    is optional (Slack's agent view takes prompts for the whole DM)."""
 
     channel: str
-    thread_ts: str
+    thread_ts: str | None
     prompts: tuple[FakePrompt, ...]
     title: str | None
     at: float
@@ -2088,7 +2089,7 @@ class FakeSlack:
 
     def _assistant_set_suggested_prompts(self, args: Json) -> Json:
         channel = self._assistant_channel(args)
-        thread_ts = _thread_ts_arg(args)
+        thread_ts = _thread_ts_arg(args) if args.get("thread_ts") is not None else None
         raw = args.get("prompts")
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SUGGESTED_PROMPTS:
             raise _SlackError("invalid_arguments")

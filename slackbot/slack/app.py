@@ -17,9 +17,11 @@ from starlette.responses import Response
 from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls
 from slackbot.relay.inbox import Inbox
+from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.actions import register_actions
+from slackbot.slack.agent import register_agent
 from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
@@ -48,6 +50,7 @@ class SlackSurface:
         inbox: Inbox,
         controls: Controls,
         recovery: Recovery,
+        prompts: Prompts,
         port: WebApiPort,
         tasks: TaskTracker,
         identity: Callable[[], Identity],
@@ -68,6 +71,7 @@ class SlackSurface:
         register_commands(self.bolt, controls, port, tasks)
         register_actions(self.bolt, controls, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
+        register_agent(self.bolt, prompts, tasks)
         self._edge = Edge(self.bolt, signing_secret)
 
     async def handle(self, request: Request) -> Response:

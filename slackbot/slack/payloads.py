@@ -206,6 +206,24 @@ class MessageShortcut(_Model):
         return (self.message.thread_ts if self.message else None) or self.message_ts
 
 
+class HomeOpened(_Model):
+    """``app_home_opened``: someone opened a tab of the app (``messages``: its DM)."""
+
+    channel: str
+    tab: str
+
+
+class AssistantThread(_Model):
+    channel_id: str
+    thread_ts: str
+
+
+class ThreadStarted(_Model):
+    """``assistant_thread_started``: a thread began in the assistant view."""
+
+    assistant_thread: AssistantThread
+
+
 def parse(model: type[M], body: dict[str, Any], what: str) -> M | None:
     """``body`` as ``model``, or None (with one WARNING line) when it does not fit."""
     try:

@@ -32,6 +32,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable
+from slackbot.ui import messages
 from slackbot.ui.activity import Task
 
 log = logging.getLogger("slackbot.slack")
@@ -279,6 +280,23 @@ class WebApiPort:
             recipient_team_id=team or self.team_id,
         )
         return NativeStream(helper, self.budgets, channel, reserved=reserved)
+
+    async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
+        await self.budgets.acquire("assistant.threads.setSuggestedPrompts")
+        with _failures("assistant.threads.setSuggestedPrompts"):
+            await self.client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel,
+                thread_ts=thread_ts,
+                title=messages.PROMPTS_TITLE,
+                prompts=messages.prompt_items(prompts),
+            )
+
+    async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        await self.budgets.acquire("assistant.threads.setTitle")
+        with _failures("assistant.threads.setTitle"):
+            await self.client.assistant_threads_setTitle(
+                channel_id=channel, thread_ts=thread_ts, title=title
+            )
 
     async def end_stream(self, channel: str, ts: str) -> None:
         await self.budgets.acquire("chat.stopStream", channel, final=True)

@@ -47,6 +47,8 @@ def test_manifests_validate_against_slacks_schema(url: str | None) -> None:
 SCOPES_BY_METHOD: dict[str, set[str]] = {
     "apps_connections_open": set(),  # the app-level token's connections:write
     "assistant_threads_setStatus": {"chat:write"},  # or assistant:write, for now
+    "assistant_threads_setSuggestedPrompts": {"assistant:write"},
+    "assistant_threads_setTitle": {"assistant:write"},
     "auth_test": set(),
     "bots_info": {"users:read"},
     "chat_delete": {"chat:write"},

@@ -167,6 +167,8 @@ class MemorySlack:
         self.dms: list[tuple[str, str]] = []  # (user, text)
         self.statuses: list[tuple[str, str, tuple[str, ...]]] = []  # (thread, status, loading)
         self.ended: list[str] = []
+        self.prompts: list[tuple[str, str | None, list[str]]] = []
+        self.titles: list[tuple[str, str]] = []
         self.tasks: list[Task] = []
         """Task updates streamed, in order."""
 
@@ -219,6 +221,12 @@ class MemorySlack:
                 "assistant.threads.setStatus", self.refuse["assistant.threads.setStatus"]
             )
         self.statuses.append((thread_ts, status, tuple(loading)))
+
+    async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
+        self.prompts.append((channel, thread_ts, list(prompts)))
+
+    async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        self.titles.append((thread_ts, title))
 
     async def end_stream(self, channel: str, ts: str) -> None:
         self.ended.append(ts)

@@ -179,7 +179,10 @@ async def test_title_and_suggested_prompts(
     base = {"channel_id": "D1", "thread_ts": THREAD}
     for prompts in ([], [prompt] * 5, [{"title": "no message"}], ["text"], "nope"):
         assert await error_of(web_client, method, **base, prompts=prompts) == "invalid_arguments"
-    assert await error_of(web_client, method, channel_id="D1", prompts=[prompt]) == (
+    # Without a thread the prompts are the DM's own (Slack's agent view).
+    await web_client.assistant_threads_setSuggestedPrompts(channel_id="D1", prompts=[prompt])
+    assert [p.thread_ts for p in fake_slack.suggested_prompts("D1")][-1] is None
+    assert await error_of(web_client, method, channel_id="D1", thread_ts="x", prompts=[prompt]) == (
         "invalid_thread_ts"
     )
     assert await error_of(web_client, method, thread_ts=THREAD, prompts=[prompt]) == (
