@@ -14,7 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slackbot.amigo.client import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.relay.budgets import parse_limits
-from slackbot.relay.options import ActivePolicy, StepsShown, SuggestionsMode, WriterMode
+from slackbot.relay.options import (
+    ActivePolicy,
+    InsightsMode,
+    StepsShown,
+    SuggestionsMode,
+    WriterMode,
+)
 
 
 class SettingsError(Exception):
@@ -128,6 +134,11 @@ class Settings(DatabaseSettings):
     )
     amigo_suggestions: SuggestionsMode = Field(
         default="on-request", description="off, on-request or after-each-reply"
+    )
+    amigo_insights: InsightsMode = Field(
+        default="admins",
+        description="who may see why the agent answered as it did: off, admins or owners "
+        "(the conversation's owner, and admins)",
     )
     amigo_starter_facets: str = Field(
         default="what the agent can help with",

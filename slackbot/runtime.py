@@ -20,6 +20,7 @@ from slackbot.relay.conversations import Conversations, Identities, IdentityConf
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.inbox import Inbox
+from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
 from slackbot.relay.options import StepsShown
 from slackbot.relay.prompts import Prompts, PromptsConfig
@@ -160,6 +161,7 @@ class Runtime:
             permissions=permissions,
             inbox=self.inbox,
         )
+        self.explainer = Explainer(self.store, self.amigo, self.port, permissions, s.amigo_insights)
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )
@@ -172,6 +174,7 @@ class Runtime:
             verify_requests=not s.socket_mode,
             inbox=self.inbox,
             controls=self.controls,
+            explainer=self.explainer,
             recovery=self.recovery,
             prompts=self.prompts,
             port=self.port,

@@ -76,7 +76,14 @@ class Status:
     thread: ThreadRef | None = None
 
 
-Command = Help | Finish | SetTags | RemoveTags | ShowTags | Suggest | Status
+@dataclass(frozen=True, slots=True)
+class Why:
+    """ "Why this answer?" for the conversation's latest answer (a modal, not a reply)."""
+
+    thread: ThreadRef | None = None
+
+
+Command = Help | Finish | SetTags | RemoveTags | ShowTags | Suggest | Status | Why
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,11 +260,12 @@ def _remove_tags(words: list[_Word], thread: ThreadRef | None) -> Command | Comm
 
 # -- commands ----------------------------------------------------------------
 
-_SIMPLE: dict[str, type[Finish | ShowTags | Suggest | Status]] = {
+_SIMPLE: dict[str, type[Finish | ShowTags | Suggest | Status | Why]] = {
     "finish": Finish,
     "tags": ShowTags,
     "suggest": Suggest,
     "status": Status,
+    "why": Why,
 }
 
 

@@ -22,6 +22,7 @@ from slackbot.relay.commands import (
     ShowTags,
     Status,
     Suggest,
+    Why,
     help_text,
     tags_after,
 )
@@ -58,7 +59,11 @@ class Permissions:
         self._admins = admin_user_ids
 
     async def may_act(self, user_id: str, conversation: Conversation) -> bool:
-        if user_id == conversation.owner_user_id or user_id in self._admins:
+        return user_id == conversation.owner_user_id or await self.is_admin(user_id)
+
+    async def is_admin(self, user_id: str) -> bool:
+        """A configured admin, or a workspace admin or owner."""
+        if user_id in self._admins:
             return True
         try:
             profile = await self._slack.profile(user_id)
@@ -120,6 +125,8 @@ class Controls:
                 return await self._status(conversation)
             if isinstance(command, Suggest):
                 return await self._suggest(conversation, in_thread=in_thread)
+            if isinstance(command, Why):  # a modal, opened by the Slack side
+                return None
             raise AssertionError(f"unhandled command {command!r}")
         except Refused as refused:
             return refused.answer

@@ -11,6 +11,9 @@ ActivePolicy = Literal["finish-previous", "refuse"]
 SuggestionsMode = Literal["off", "on-request", "after-each-reply"]
 """When recommended replies are offered."""
 
+InsightsMode = Literal["off", "admins", "owners"]
+"""Who may see why the agent answered as it did."""
+
 
 class WriterMode(StrEnum):
     AUTO = "auto"

@@ -26,7 +26,7 @@ from slackbot.amigo.errors import (
 from slackbot.store.models import TurnState
 from slackbot.ui import messages
 
-Operation = Literal["turn", "finish", "tags", "recommend"]
+Operation = Literal["turn", "finish", "tags", "recommend", "insights"]
 
 
 class Effect(StrEnum):
@@ -143,6 +143,15 @@ TABLE: tuple[Outcome, ...] = (
         messages.REPLY_FAILED_START,
         messages.CONVERSATION_GONE,
         when=lambda _e, c: c.starting,
+    ),
+    # An answer Amigo keeps no explanation for says nothing about the conversation.
+    Outcome(
+        AmigoNotFound,
+        FAILED,
+        messages.REPLY_FAILED_REJECTED,
+        messages.NO_INSIGHTS,
+        retry=False,
+        when=lambda _e, c: c.operation == "insights",
     ),
     Outcome(
         AmigoNotFound,

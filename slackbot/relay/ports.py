@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from slackbot.amigo.events import AmigoEvent
-from slackbot.amigo.models import ConversationPage, MessagePage
+from slackbot.amigo.models import ConversationPage, InteractionInsights, MessagePage
 from slackbot.ui.activity import Task
 from slackbot.ui.blocks import Blocks
 
@@ -119,6 +119,13 @@ class SlackPort(Protocol):
         by itself when the app posts in the thread."""
         ...
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """Open a modal for whoever's click made ``trigger_id`` (valid three seconds);
+        returns the view's id."""
+        ...
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
+
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         """Suggested prompts in the app's DM (or one of its threads)."""
         ...
@@ -175,6 +182,10 @@ class AmigoPort(Protocol):
     ) -> AsyncIterator[AmigoEvent]: ...
 
     async def finish_conversation(self, as_user: str, conversation_id: str) -> None: ...
+
+    async def interaction_insights(
+        self, as_user: str, conversation_id: str, interaction_id: str
+    ) -> InteractionInsights: ...
 
     async def conversation_starters(
         self,

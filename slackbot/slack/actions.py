@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 
 from slackbot.relay.commands import Command, Finish, ShowTags, Suggest
 from slackbot.relay.controls import Caller, Controls
+from slackbot.relay.insights import Explainer
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack import payloads
@@ -35,7 +36,11 @@ def _caller(team: str | None, user: str, context: AsyncBoltContext) -> Caller:
 
 
 def register_actions(
-    app: AsyncApp, controls: Controls, port: SlackPort, tasks: TaskTracker
+    app: AsyncApp,
+    controls: Controls,
+    explainer: Explainer,
+    port: SlackPort,
+    tasks: TaskTracker,
 ) -> None:
     def run_in_thread(
         command: Command, caller: Caller, thread: ThreadKey, respond: AsyncRespond, name: str
@@ -96,7 +101,18 @@ def register_actions(
         command = _SHORTCUTS[chosen.callback_id]
         run_in_thread(command, caller, thread, respond, f"shortcut:{chosen.callback_id}")
 
+    async def why(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        chosen = payloads.parse(payloads.MessageShortcut, body, "why this answer")
+        if chosen is None or not chosen.trigger_id:
+            return
+        caller = _caller(chosen.team.id if chosen.team else None, chosen.user.id, context)
+        thread = ThreadKey(caller.team_id, chosen.channel.id, chosen.thread_ts)
+        work = explainer.show(chosen.trigger_id, caller, thread, chosen.message_ts)
+        tasks.spawn(work, name="shortcut:why")
+
     app.action(blocks.REPLY_MENU_ACTION)(menu)
+    app.shortcut(blocks.SHORTCUT_WHY)(why)
     app.action(re.compile(rf"^{blocks.SUGGESTION_ACTION_PREFIX}\d+$"))(choose)
     for callback_id in _SHORTCUTS:
         app.shortcut(callback_id)(shortcut)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls
 from slackbot.relay.inbox import Inbox
+from slackbot.relay.insights import Explainer
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
@@ -49,6 +50,7 @@ class SlackSurface:
         verify_requests: bool,
         inbox: Inbox,
         controls: Controls,
+        explainer: Explainer,
         recovery: Recovery,
         prompts: Prompts,
         port: WebApiPort,
@@ -68,8 +70,8 @@ class SlackSurface:
             logger=bolt_log,
         )
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
-        register_commands(self.bolt, controls, port, tasks)
-        register_actions(self.bolt, controls, port, tasks)
+        register_commands(self.bolt, controls, explainer, port, tasks)
+        register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, tasks)
         self._edge = Edge(self.bolt, signing_secret)

@@ -13,11 +13,13 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
-from slackbot.relay.commands import CommandError, Help, help_text, parse_command
+from slackbot.relay.commands import CommandError, Help, Why, help_text, parse_command
 from slackbot.relay.controls import Caller, Controls
+from slackbot.relay.insights import Explainer
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack import payloads
+from slackbot.store.repo import ThreadKey
 from slackbot.ui import messages
 
 log = logging.getLogger("slackbot.commands")
@@ -65,7 +67,7 @@ async def carry_out(
 
 
 def register_commands(
-    app: AsyncApp, controls: Controls, port: SlackPort, tasks: TaskTracker
+    app: AsyncApp, controls: Controls, explainer: Explainer, port: SlackPort, tasks: TaskTracker
 ) -> None:
     async def amigo(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
@@ -82,6 +84,11 @@ def register_commands(
         await ack()
         user, channel = command.user_id, command.channel_id
         caller = Caller(team_id=str(context.team_id or command.team_id), user_id=user)
+        if isinstance(parsed, Why) and command.trigger_id:
+            ref = parsed.thread
+            thread = ThreadKey(caller.team_id, ref.channel_id, ref.thread_ts) if ref else None
+            tasks.spawn(explainer.show(command.trigger_id, caller, thread), name="command:why")
+            return
         work = controls.run(parsed, caller)
         tasks.spawn(
             carry_out(work, respond, port, channel=channel, user=user),

@@ -132,6 +132,7 @@ class SlashCommand(_Model):
     channel_id: str = Field(pattern=_ID)
     team_id: str = Field(pattern=_ID)
     text: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    trigger_id: str | None = None
 
 
 class ClickedMessage(_Model):
@@ -200,6 +201,7 @@ class MessageShortcut(_Model):
     channel: _Ref
     message_ts: str = Field(pattern=_TS)
     message: ClickedMessage | None = None
+    trigger_id: str | None = None
 
     @property
     def thread_ts(self) -> str:

@@ -281,6 +281,17 @@ class WebApiPort:
         )
         return NativeStream(helper, self.budgets, channel, reserved=reserved)
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        await self.budgets.acquire("views.open", first=True)
+        with _failures("views.open"):
+            response = await self.client.views_open(trigger_id=trigger_id, view=view)
+        return str((response.get("view") or {}).get("id") or "")
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        await self.budgets.acquire("views.update")
+        with _failures("views.update"):
+            await self.client.views_update(view_id=view_id, view=view)
+
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         await self.budgets.acquire("assistant.threads.setSuggestedPrompts")
         with _failures("assistant.threads.setSuggestedPrompts"):

@@ -174,6 +174,16 @@ class Turns(StoreBase):
         )
         return [Turn.of(row) for row in rows]
 
+    async def last_interaction(self, conversation_id: int) -> str | None:
+        """The interaction of the conversation's latest answered turn."""
+        rows = await self._scalars(
+            select(TurnRow.interaction_id)
+            .where(TurnRow.conversation_id == conversation_id, TurnRow.interaction_id.is_not(None))
+            .order_by(TurnRow.ts.desc(), TurnRow.id.desc())
+            .limit(1)
+        )
+        return next((str(r) for r in rows), None)
+
     async def fail_queued_turns(self, conversation_id: int, error: str) -> list[Turn]:
         """Fail the turns still waiting on a conversation that cannot take them."""
         waiting = (TurnRow.conversation_id == conversation_id, TurnRow.state == TurnState.QUEUED)

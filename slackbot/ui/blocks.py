@@ -35,6 +35,7 @@ MENU_TAGS: Final = "tags"
 SUGGESTION_ACTION_PREFIX: Final = "amigo_suggestion_"
 SHORTCUT_FINISH: Final = "amigo_finish"
 SHORTCUT_SUGGEST: Final = "amigo_suggest"
+SHORTCUT_WHY: Final = "amigo_why"
 RETRY_ACTION: Final = "amigo_retry"
 RETRY_BLOCK: Final = "amigo_retry_block"
 MAX_SUGGESTIONS: Final = 5

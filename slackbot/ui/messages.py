@@ -171,9 +171,10 @@ HELP = (
     "• `/amigo untag key …`: remove tags\n"
     "• `/amigo tags`: list the conversation's tags\n"
     "• `/amigo suggest`: suggested replies, as buttons in the thread\n"
+    "• `/amigo why [thread link]`: why the agent gave its latest answer\n"
     "• `/amigo help`: this help\n"
     "Inside a thread, use the ⋯ menu on my latest reply, or the message shortcuts "
-    "*Finish conversation* and *Suggest replies*."
+    "*Finish conversation*, *Suggest replies* and *Why this answer?*."
 )
 
 
@@ -360,6 +361,7 @@ AMIGO_UNAVAILABLE = (
     "Try again in a few minutes."
 )
 AMIGO_UNREACHABLE = ":warning: Amigo could not be reached, so that did not happen. Try again."
+NO_INSIGHTS = "Amigo keeps no explanation for that answer."
 AMIGO_REFUSED = ":warning: Amigo refused that request, so it did not happen."
 
 

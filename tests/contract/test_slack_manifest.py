@@ -67,6 +67,8 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
         "mpim:history",
     },
     "users_info": {"users:read", "users:read.email"},
+    "views_open": set(),  # a trigger from the person's own click is its permission
+    "views_update": set(),
 }
 WEB_API_CALL = re.compile(
     r"\.((?:auth|bots|chat|conversations|users|reactions|views|apps|assistant|files)_[A-Za-z_]+)\("

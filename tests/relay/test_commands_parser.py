@@ -23,6 +23,7 @@ from slackbot.relay.commands import (
     Status,
     Suggest,
     ThreadRef,
+    Why,
     help_text,
     parse_command,
     parse_thread_link,
@@ -51,6 +52,11 @@ LINK = "https://acme.slack.com/archives/C123ABC/p1700000000000100"
         ("status", Status()),
         ("tags", ShowTags()),
         ("suggest", Suggest()),
+        ("why", Why()),
+        (
+            "why https://x.slack.com/archives/C0CHAN/p1700000000000100",
+            Why(ThreadRef("C0CHAN", "1700000000.000100")),
+        ),
         (
             "tag team:sales priority:high",
             SetTags((("team", "sales"), ("priority", "high"))),
