@@ -59,6 +59,12 @@ class Metrics:
             ["writer", "reason"],
             registry=r,
         )
+        self._feedback = Counter(
+            "amigo_slack_feedback",
+            "Votes on replies (a changed vote counts again), by vote",
+            ["vote"],
+            registry=r,
+        )
         self._first_text = Histogram(
             "amigo_slack_first_text_seconds",
             "From a person's message to the first text of its reply in the thread",
@@ -83,6 +89,9 @@ class Metrics:
 
     def rate_limited(self, method: str) -> None:
         self._limited.labels(method).inc()
+
+    def feedback(self, vote: str) -> None:
+        self._feedback.labels(vote).inc()
 
     def writer_chosen(self, writer: str, reason: str) -> None:
         self._writers.labels(writer, reason).inc()

@@ -19,6 +19,7 @@ from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
+from slackbot.relay.feedback import Votes
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
@@ -175,6 +176,7 @@ class Runtime:
             inbox=self.inbox,
             controls=self.controls,
             explainer=self.explainer,
+            votes=Votes(self.store, self.amigo, self.metrics),
             recovery=self.recovery,
             prompts=self.prompts,
             port=self.port,

@@ -79,7 +79,11 @@ class Explainer:
             outcome = outcome_of(exc, Context("insights"))
             log.log(outcome.level, "Amigo refused insights of %s: %s", interaction, exc)
             return ui.message_view(outcome.answer_for(exc))
-        return ui.insights_view(found)
+        turns = await self._store.turns_with_reply(reply_ts) if reply_ts else []
+        ids = [t.id for t in turns if t.interaction_id == interaction] or None
+        votes = await self._store.votes(turn_ids=ids) if ids else None
+        comments = await self._store.comments(ids) if ids else []
+        return ui.insights_view(found, votes=votes, comments=comments)
 
     async def _conversation(
         self, caller: Caller, thread: ThreadKey | None, reply_ts: str | None

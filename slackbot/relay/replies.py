@@ -25,8 +25,11 @@ log = logging.getLogger("slackbot.replies")
 class ReplyExtras(Protocol):
     """What goes around a completed reply besides its text (menus, suggestions)."""
 
-    async def footer(self, conversation: Conversation) -> Blocks | None:
-        """Blocks to put under the reply's last message, e.g. its ⋯ menu."""
+    async def footer(
+        self, conversation: Conversation, turn_id: int, *, menu: bool
+    ) -> Blocks | None:
+        """Blocks to put under the last message of the reply to ``turn_id``: its feedback
+        buttons, and its ⋯ menu when ``menu`` (the conversation goes on)."""
         ...
 
     async def after_reply(self, conversation: Conversation, interaction_id: str) -> None:
@@ -65,7 +68,7 @@ class Replies:
         """Amigo answered ``turns`` (one interaction): save, show, and what follows."""
         ids = [t.id for t in turns]
         await self._store.answer(ids, interaction_id, reply_body(text))
-        footer = None if completed else await self._footer(conversation)
+        footer = await self._footer(conversation, turns[0].id, menu=not completed)
         shown = await reply.complete(text, footer) if reply is not None else False
         if reply is not None and reply.first_text_at is not None:
             self._meter.first_text(reply.first_text_at - float(turns[-1].ts))
@@ -115,7 +118,7 @@ class Replies:
         first = turns[0]
         assert first.reply_text is not None
         if first.state == TurnState.DONE:
-            footer = await self._footer(conversation) if conversation.is_open else None
+            footer = await self._footer(conversation, first.id, menu=conversation.is_open)
         elif first.state == TurnState.INTERRUPTED or conversation.is_open:
             footer = blocks.retry(first.id)
         else:
@@ -134,9 +137,11 @@ class Replies:
         await self._store.mark_shown([t.id for t in turns], shown_at or None)
         return True
 
-    async def _footer(self, conversation: Conversation) -> Blocks | None:
+    async def _footer(
+        self, conversation: Conversation, turn_id: int, *, menu: bool
+    ) -> Blocks | None:
         try:
-            return await self._extras.footer(conversation)
+            return await self._extras.footer(conversation, turn_id, menu=menu)
         except Exception:
             log.exception("the reply footer of conversation %s", conversation.id)
             return None

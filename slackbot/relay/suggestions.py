@@ -68,8 +68,12 @@ class ReplyMenu:
         self._store = store
         self._suggestions = suggestions
 
-    async def footer(self, conversation: Conversation) -> Blocks | None:
-        return blocks.reply_menu(suggestions=self._suggestions.mode != "off")
+    async def footer(
+        self, conversation: Conversation, turn_id: int, *, menu: bool
+    ) -> Blocks | None:
+        """The ⋯ menu (while the conversation goes on), then the feedback buttons."""
+        shown = blocks.reply_menu(suggestions=self._suggestions.mode != "off") if menu else []
+        return [*shown, *blocks.feedback(turn_id)]
 
     async def after_reply(self, conversation: Conversation, interaction_id: str) -> None:
         if self._suggestions.mode != "after-each-reply":

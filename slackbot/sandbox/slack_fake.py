@@ -581,6 +581,23 @@ def _validate_blocks(raw: Any) -> list[Json] | None:
                     f"must be less than {MAX_MARKDOWN_CHARS + 1} characters", f"/blocks/{i}/text"
                 )
             total_markdown += len(text)
+        elif kind == "context_actions":
+            for j, element in enumerate(block.get("elements") or []):
+                where = f"/blocks/{i}/elements/{j}"
+                if not isinstance(element, dict) or element.get("type") not in (
+                    "feedback_buttons",
+                    "icon_button",
+                ):
+                    raise _blocks_error("must be feedback_buttons or icon_button", where)
+                if element["type"] == "feedback_buttons":
+                    for side in ("positive_button", "negative_button"):
+                        button = element.get(side)
+                        if (
+                            not isinstance(button, dict)
+                            or not button.get("text")
+                            or not (isinstance(button.get("value"), str) and button["value"])
+                        ):
+                            raise _blocks_error("must provide text and a value", f"{where}/{side}")
         elif kind in ("section", "header"):
             limit = MAX_SECTION_TEXT_CHARS if kind == "section" else MAX_HEADER_TEXT_CHARS
             text_obj = block.get("text")

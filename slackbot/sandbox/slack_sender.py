@@ -519,6 +519,33 @@ class SlackSender:
             payload["message"] = message
         return payload
 
+    def view_submission_payload(
+        self, user: str, view: Mapping[str, Any], values: Mapping[str, Mapping[str, str]]
+    ) -> Json:
+        """A modal's Submit: ``view`` as the app opened it, ``values`` typed per block and
+        action id into its plain-text inputs."""
+        state = {
+            block: {action: {"type": "plain_text_input", "value": typed}}
+            for block, inputs in values.items()
+            for action, typed in inputs.items()
+        }
+        return {
+            "type": "view_submission",
+            "team": self._team(),
+            "user": self._user(user),
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "trigger_id": self.new_trigger_id(),
+            "view": {
+                "id": "V" + secrets.token_hex(5).upper(),
+                "type": "modal",
+                "callback_id": view.get("callback_id", ""),
+                "private_metadata": view.get("private_metadata", ""),
+                "blocks": view.get("blocks", []),
+                "state": {"values": state},
+            },
+        }
+
     def message_shortcut_payload(
         self,
         callback_id: str,

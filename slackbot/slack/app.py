@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls
+from slackbot.relay.feedback import Votes
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.prompts import Prompts
@@ -26,6 +27,7 @@ from slackbot.slack.agent import register_agent
 from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
+from slackbot.slack.feedback import register_feedback
 from slackbot.slack.payloads import Identity
 from slackbot.slack.retry import register_retry
 from slackbot.slack.web_port import WebApiPort
@@ -51,6 +53,7 @@ class SlackSurface:
         inbox: Inbox,
         controls: Controls,
         explainer: Explainer,
+        votes: Votes,
         recovery: Recovery,
         prompts: Prompts,
         port: WebApiPort,
@@ -74,6 +77,7 @@ class SlackSurface:
         register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, tasks)
+        register_feedback(self.bolt, votes, port, tasks)
         self._edge = Edge(self.bolt, signing_secret)
 
     async def handle(self, request: Request) -> Response:

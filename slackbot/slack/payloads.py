@@ -172,6 +172,7 @@ class BlockActions(_Model):
     container: _Container = Field(default_factory=_Container)
     message: ClickedMessage | None = None
     actions: list[Action] = Field(min_length=1)
+    trigger_id: str | None = None
 
     @property
     def action(self) -> Action:
@@ -206,6 +207,25 @@ class MessageShortcut(_Model):
     @property
     def thread_ts(self) -> str:
         return (self.message.thread_ts if self.message else None) or self.message_ts
+
+
+class _SubmittedView(_Model):
+    callback_id: str
+    private_metadata: str = ""
+    state: dict[str, Any] = Field(default_factory=dict)
+
+    def text(self, block_id: str, action_id: str) -> str:
+        """The value typed into one plain-text input ("" when it was left empty)."""
+        values = self.state.get("values") or {}
+        typed = (values.get(block_id) or {}).get(action_id) or {}
+        return str(typed.get("value") or "")
+
+
+class ViewSubmission(_Model):
+    """A modal's Submit."""
+
+    user: _Ref
+    view: _SubmittedView
 
 
 class HomeOpened(_Model):
@@ -282,6 +302,7 @@ class _Command(SlashCommand):
 _INTERACTIONS: dict[str, type[_Model]] = {
     "block_actions": BlockActions,
     "message_action": MessageShortcut,
+    "view_submission": ViewSubmission,
 }
 
 

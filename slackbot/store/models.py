@@ -138,6 +138,25 @@ class TurnRow(Base):
     )
 
 
+class FeedbackRow(Base):
+    """One person's vote on one reply (a turn's answer): a second click changes it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("turn_id", "user_id", name="uq_feedback_vote"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    vote: Mapped[str] = mapped_column(String(8))
+    """``up`` or ``down``."""
+    comment: Mapped[str | None] = mapped_column(Text)
+    """What went wrong, in the person's words (after a thumbs down)."""
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
 class ThreadLeaseRow(Base):
     """Which process runs a thread's turns, until when.
 

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from slackbot.store.claims import Claims
 from slackbot.store.conversations import Conversations
 from slackbot.store.db import explain_failure
+from slackbot.store.feedback import Feedback
 from slackbot.store.inbound import Inbound
 from slackbot.store.leases import Leases
 from slackbot.store.models import HealthRow, utcnow
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-class Store(Inbound, Claims, Leases, Conversations, Turns):
+class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback):
     """One object for the whole store; its parts live in the modules named above."""
 
     async def writable(self) -> str | None:

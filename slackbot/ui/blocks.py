@@ -15,7 +15,10 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ContextActionsBlock,
     ContextBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
     MarkdownTextObject,
     Option,
     OverflowMenuElement,
@@ -109,6 +112,61 @@ def suggestion_chosen(chooser_user_id: str, text: str) -> Blocks:
     """What replaces the buttons once one was clicked."""
     note = MarkdownTextObject(text=messages.suggestion_chosen_note(chooser_user_id, text))
     return _dicts([ContextBlock(elements=[note])])
+
+
+FEEDBACK_ACTION: Final = "amigo_feedback"
+FEEDBACK_BLOCK: Final = "amigo_feedback_block"
+FEEDBACK_VIEW: Final = "amigo_feedback_comment"
+FEEDBACK_INPUT: Final = "amigo_feedback_text"
+
+
+def feedback(turn_id: int) -> Blocks:
+    """Slack's own thumbs up and down under a reply; a value names vote and reply."""
+    buttons = FeedbackButtonsElement(
+        action_id=FEEDBACK_ACTION,
+        positive_button=FeedbackButtonObject(
+            text="Good answer", accessibility_label="This answer helped", value=f"up:{turn_id}"
+        ),
+        negative_button=FeedbackButtonObject(
+            text="Bad answer",
+            accessibility_label="This answer did not help",
+            value=f"down:{turn_id}",
+        ),
+    )
+    return _dicts([ContextActionsBlock(block_id=FEEDBACK_BLOCK, elements=[buttons])])
+
+
+def parse_feedback_value(value: str | None) -> tuple[str, int] | None:
+    """(``up`` or ``down``, the reply's turn id) from a feedback button's value."""
+    vote, _, turn = (value or "").partition(":")
+    if vote not in ("up", "down") or not turn.isdigit():
+        return None
+    return vote, int(turn)
+
+
+def feedback_modal(turn_id: int) -> dict[str, Any]:
+    """After a thumbs down: what went wrong, in a few words (optional)."""
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_VIEW,
+        "private_metadata": str(turn_id),
+        "title": {"type": "plain_text", "text": "What went wrong?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FEEDBACK_INPUT,
+                "label": {"type": "plain_text", "text": messages.FEEDBACK_QUESTION},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": FEEDBACK_INPUT,
+                    "multiline": True,
+                    "max_length": messages.FEEDBACK_MAX_CHARS,
+                },
+            }
+        ],
+    }
 
 
 def retry(turn_id: int) -> Blocks:

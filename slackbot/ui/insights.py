@@ -49,8 +49,14 @@ def _listed(items: list[str]) -> str:
     return "\n".join(f"• {item}" for item in shown) + (f"\n• …and {more} more" if more else "")
 
 
-def insights_view(insights: InteractionInsights) -> dict[str, Any]:
-    """What the agent did to reach the answer, from Amigo's insights."""
+def insights_view(
+    insights: InteractionInsights,
+    *,
+    votes: dict[str, int] | None = None,
+    comments: list[str] | None = None,
+) -> dict[str, Any]:
+    """What the agent did to reach the answer, from Amigo's insights; and, for one reply,
+    what people said of it (``votes``: up and down counts; their comments)."""
     state = f"*Where the agent was:* {escape(insights.current_state_name)}"
     if insights.current_state_objective:
         state += f"\n_{escape(insights.current_state_objective)}_"
@@ -73,4 +79,9 @@ def insights_view(insights: InteractionInsights) -> dict[str, Any]:
     blocks.append(
         _section("*Tools it used:*\n" + _listed(tools) if tools else "*Tools it used:* none")
     )
+    if votes is not None:
+        said = f"*What people said:* :+1: {votes.get('up', 0)}  :-1: {votes.get('down', 0)}"
+        if comments:
+            said += "\n" + _listed([f"“{escape(c)}”" for c in comments])
+        blocks.append(_section(said))
     return view(blocks)

@@ -361,6 +361,9 @@ AMIGO_UNAVAILABLE = (
     "Try again in a few minutes."
 )
 AMIGO_UNREACHABLE = ":warning: Amigo could not be reached, so that did not happen. Try again."
+FEEDBACK_QUESTION = "What was wrong with the answer? It helps the agent's makers."
+FEEDBACK_MAX_CHARS = 1000
+FEEDBACK_UNKNOWN = "That answer is no longer known here, so the vote was not kept."
 NO_INSIGHTS = "Amigo keeps no explanation for that answer."
 AMIGO_REFUSED = ":warning: Amigo refused that request, so it did not happen."
 

@@ -48,12 +48,13 @@ async def answered_thread(h: Harness) -> tuple[str, str]:
 
 
 async def why_on(h: Harness, user: str, thread_ts: str, message_ts: str) -> FakeView:
+    opened_before = len(h.slack.views("views.open"))
     response = await h.sender.message_shortcut(
         "amigo_why", user, channel=CHANNEL, message_ts=message_ts, thread_ts=thread_ts
     )
     assert response.status_code == 200
     await h.wait_for(lambda: h.slack.views("views.update"), what="the filled modal")
-    [opened] = h.slack.views("views.open")
+    [opened] = h.slack.views("views.open")[opened_before:]
     assert modal_text(opened) == ui.LOADING  # open at once: the trigger lasts 3 s
     [filled] = h.slack.views("views.update")
     assert filled.view_id == opened.view_id
