@@ -12,7 +12,7 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from slackbot.amigo.client import DEFAULT_STARTER_INSTRUCTIONS
+from slackbot.amigo.extras import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.relay.budgets import parse_limits
 from slackbot.relay.options import (
     ActivePolicy,

@@ -54,7 +54,7 @@ def add_many(params: Params, name: str, values: Iterable[str] | str) -> None:
     params.extend((name, value) for value in values)
 
 
-def _transport_error(operation: str, exc: httpx.RequestError) -> AmigoTransportError:
+def transport_error(operation: str, exc: httpx.RequestError) -> AmigoTransportError:
     sent = not isinstance(exc, _NOT_SENT)
     return AmigoTransportError(
         f"no answer from Amigo to {operation}: {type(exc).__name__}",
@@ -155,7 +155,7 @@ class AmigoTransport:
             response = await self._http.post(url, headers=headers, timeout=self._plain_timeout)
         except httpx.RequestError as exc:
             self._answered("signin", 0, started)
-            raise _transport_error("signin", exc) from exc
+            raise transport_error("signin", exc) from exc
         self._answered("signin", response.status_code, started)
         if not response.is_success:
             raise error_for_response(
@@ -193,7 +193,7 @@ class AmigoTransport:
                 )
             except httpx.RequestError as exc:
                 self._answered(operation, 0, started)
-                raise _transport_error(operation, exc) from exc
+                raise transport_error(operation, exc) from exc
             self._answered(operation, response.status_code, started)
             if response.status_code == 401 and attempt == 1:
                 self._token_rejected(as_user, token, operation)
@@ -236,7 +236,7 @@ class AmigoTransport:
                 response = await self._http.send(request, stream=True)
             except httpx.RequestError as exc:
                 self._answered(operation, 0, started)
-                raise _transport_error(operation, exc) from exc
+                raise transport_error(operation, exc) from exc
             self._answered(operation, response.status_code, started)
             if response.is_success:
                 return response
@@ -291,52 +291,6 @@ class AmigoTransport:
                 f"Amigo {operation} stream ended after {count} events without completing",
                 operation=operation,
             )
-
-    async def _download(
-        self, operation: str, url: str, *, max_bytes: int
-    ) -> tuple[bytes, str | None]:
-        """GET a link that Amigo handed out (a signed storage URL), without the bearer token.
-
-        Returns the body (at most ``max_bytes``, else AmigoProtocolError) and its
-        ``Content-Type``. The URL is a credential: it is never logged nor put in
-        an error.
-        """
-        try:
-            target = httpx.URL(url)
-        except httpx.InvalidURL:
-            target = None
-        if target is None or target.scheme not in ("http", "https") or not target.host:
-            raise AmigoProtocolError(
-                f"Amigo's answer to {operation} has no usable download link", operation=operation
-            )
-        started = time.monotonic()
-        answered = False
-        try:
-            async with self._http.stream(
-                "GET", target, timeout=self._plain_timeout, follow_redirects=True
-            ) as response:
-                answered = True
-                self._answered(operation, response.status_code, started)
-                if not response.is_success:
-                    body = await response.aread()
-                    raise error_for_response(
-                        response.status_code, response.headers, body, operation=operation
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise AmigoProtocolError(
-                            f"the download of {operation} is larger than {max_bytes} bytes",
-                            operation=operation,
-                        )
-                    chunks.append(chunk)
-                return b"".join(chunks), response.headers.get("content-type")
-        except httpx.RequestError as exc:
-            if not answered:
-                self._answered(operation, 0, started)
-            raise _transport_error(operation, exc) from exc
 
     @staticmethod
     def _parse(

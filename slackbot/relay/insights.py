@@ -83,7 +83,16 @@ class Explainer:
         ids = [t.id for t in turns if t.interaction_id == interaction] or None
         votes = await self._store.votes(turn_ids=ids) if ids else None
         comments = await self._store.comments(ids) if ids else []
-        return ui.insights_view(found, votes=votes, comments=comments)
+        explained = ui.Explanation(
+            state=found.current_state_name,
+            objective=found.current_state_objective,
+            steps=[
+                (m.previous_state, m.next_state, m.exit_condition) for m in found.state_transitions
+            ],
+            behaviour=found.dynamic_behavior_set,
+            tools=[(call.tool_name, call.duration) for call in found.tool_calls],
+        )
+        return ui.insights_view(explained, votes=votes, comments=comments)
 
     async def _conversation(
         self, caller: Caller, thread: ThreadKey | None, reply_ts: str | None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from slackbot.amigo.errors import AmigoError
 from slackbot.relay.ports import AmigoPort, SlackPort, SlackRefused, SlackUnreachable
-from slackbot.ui import messages
+from slackbot.ui import prompts as ui
 
 log = logging.getLogger("slackbot.prompts")
 
@@ -95,7 +95,7 @@ class Prompts:
 
     async def title(self, channel: str, thread_ts: str, first_message: str) -> None:
         """Name a thread of the app's DM after its first message."""
-        title = messages.thread_title(first_message)
+        title = ui.thread_title(first_message)
         if not channel.startswith("D") or not title:
             return
         try:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiohttp
 from cachetools import TTLCache
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -25,15 +23,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from slack_sdk.models.messages.chunk import Chunk, TaskUpdateChunk
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.budgets import SlackBudgets
-from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable
-from slackbot.ui import messages
-from slackbot.ui.activity import Task
+from slackbot.relay.ports import Blocks, Profile
+from slackbot.slack.failures import failures
+from slackbot.slack.streams import NativeStream
+from slackbot.ui import prompts as ui_prompts
 
 log = logging.getLogger("slackbot.slack")
 
@@ -131,67 +129,6 @@ PROFILE_CACHE_SECONDS = 300.0
 PROFILE_CACHE_SIZE = 10_000
 
 
-@contextmanager
-def _failures(method: str) -> Iterator[None]:
-    """slack_sdk's errors as the relay knows them: refused (with Slack's code), or no answer."""
-    try:
-        yield
-    except SlackApiError as exc:
-        raise SlackRefused(method, str(exc.response.get("error") or "error")) from exc
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise SlackUnreachable(f"{method}: {type(exc).__name__}") from exc
-    except SlackRequestError as exc:  # the streaming helper: the stream already ended
-        raise SlackRefused(method, "message_not_in_streaming_state") from exc
-    except ValueError as exc:  # an answer that is not Slack's JSON (a proxy's error page)
-        raise SlackUnreachable(f"{method}: an unreadable answer") from exc
-
-
-def _task_chunks(tasks: Sequence[Task]) -> list[Chunk]:
-    return [TaskUpdateChunk(id=t.id, title=t.title, status=t.state) for t in tasks]
-
-
-class NativeStream:
-    """One reply message streamed with slack_sdk's :class:`AsyncChatStream`.
-
-    The helper buffers text until ``buffer_size`` characters; the reply's writer already
-    paces its appends by the budget, so each append here is sent at once (size 1).
-    ``reserved``: the caller already took the start and stop calls from the budget.
-    """
-
-    def __init__(
-        self, stream: AsyncChatStream, budgets: SlackBudgets, channel: str, *, reserved: bool
-    ) -> None:
-        self._stream = stream
-        self._budgets = budgets
-        self._channel = channel
-        self._reserved = reserved
-
-    @property
-    def ts(self) -> str | None:
-        return self._stream.ts
-
-    async def append(self, markdown: str, tasks: Sequence[Task] = ()) -> None:
-        method = "chat.appendStream" if self._stream.ts else "chat.startStream"
-        if method == "chat.appendStream" or not self._reserved:
-            await self._budgets.acquire(method, self._channel)
-        with _failures(method):
-            await self._stream.append(
-                markdown_text=markdown, chunks=_task_chunks(tasks) if tasks else None
-            )
-
-    async def stop(
-        self, markdown: str = "", blocks: Blocks | None = None, tasks: Sequence[Task] = ()
-    ) -> None:
-        if not self._reserved:
-            await self._budgets.acquire("chat.stopStream", self._channel, final=True)
-        with _failures("chat.stopStream"):
-            await self._stream.stop(
-                markdown_text=markdown or None,
-                blocks=blocks or None,
-                chunks=_task_chunks(tasks) if tasks else None,
-            )
-
-
 class WebApiPort:
     """Posts, edits and looks up through the Web API of one workspace."""
 
@@ -228,7 +165,7 @@ class WebApiPort:
             args["blocks"] = blocks
         if not prepaid:
             await self.budgets.acquire("chat.postMessage", channel, final=final)
-        with _failures("chat.postMessage"):
+        with failures("chat.postMessage"):
             response = await self.client.chat_postMessage(**args)
         return str(response["ts"])
 
@@ -244,7 +181,7 @@ class WebApiPort:
     ) -> None:
         if not prepaid:
             await self.budgets.acquire("chat.update", channel, final=final)
-        with _failures("chat.update"):
+        with failures("chat.update"):
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
 
     async def set_status(
@@ -258,7 +195,7 @@ class WebApiPort:
     ) -> None:
         if not prepaid:
             await self.budgets.acquire("assistant.threads.setStatus", channel)
-        with _failures("assistant.threads.setStatus"):
+        with failures("assistant.threads.setStatus"):
             await self.client.assistant_threads_setStatus(
                 channel_id=channel,
                 thread_ts=thread_ts,
@@ -283,40 +220,40 @@ class WebApiPort:
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         await self.budgets.acquire("views.open", first=True)
-        with _failures("views.open"):
+        with failures("views.open"):
             response = await self.client.views_open(trigger_id=trigger_id, view=view)
         return str((response.get("view") or {}).get("id") or "")
 
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         await self.budgets.acquire("views.update")
-        with _failures("views.update"):
+        with failures("views.update"):
             await self.client.views_update(view_id=view_id, view=view)
 
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         await self.budgets.acquire("assistant.threads.setSuggestedPrompts")
-        with _failures("assistant.threads.setSuggestedPrompts"):
+        with failures("assistant.threads.setSuggestedPrompts"):
             await self.client.assistant_threads_setSuggestedPrompts(
                 channel_id=channel,
                 thread_ts=thread_ts,
-                title=messages.PROMPTS_TITLE,
-                prompts=messages.prompt_items(prompts),
+                title=ui_prompts.PROMPTS_TITLE,
+                prompts=ui_prompts.prompt_items(prompts),
             )
 
     async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
         await self.budgets.acquire("assistant.threads.setTitle")
-        with _failures("assistant.threads.setTitle"):
+        with failures("assistant.threads.setTitle"):
             await self.client.assistant_threads_setTitle(
                 channel_id=channel, thread_ts=thread_ts, title=title
             )
 
     async def end_stream(self, channel: str, ts: str) -> None:
         await self.budgets.acquire("chat.stopStream", channel, final=True)
-        with _failures("chat.stopStream"):
+        with failures("chat.stopStream"):
             await self.client.chat_stopStream(channel=channel, ts=ts)
 
     async def delete_message(self, channel: str, ts: str) -> None:
         await self.budgets.acquire("chat.delete", channel, final=True)
-        with _failures("chat.delete"):
+        with failures("chat.delete"):
             await self.client.chat_delete(channel=channel, ts=ts)
 
     async def post_ephemeral(
@@ -326,18 +263,18 @@ class WebApiPort:
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
         await self.budgets.acquire("chat.postEphemeral", channel)
-        with _failures("chat.postEphemeral"):
+        with failures("chat.postEphemeral"):
             await self.client.chat_postEphemeral(**args)
 
     async def permalink(self, channel: str, ts: str) -> str:
         await self.budgets.acquire("chat.getPermalink", channel)
-        with _failures("chat.getPermalink"):
+        with failures("chat.getPermalink"):
             response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         return str(response["permalink"])
 
     async def message_text(self, channel: str, thread_ts: str, ts: str) -> str | None:
         await self.budgets.acquire("conversations.replies", channel)
-        with _failures("conversations.replies"):
+        with failures("conversations.replies"):
             response = await self.client.conversations_replies(
                 channel=channel, ts=thread_ts, latest=ts, oldest=ts, inclusive=True, limit=1
             )
@@ -355,7 +292,7 @@ class WebApiPort:
         if cached is not None:
             return cached
         await self.budgets.acquire("users.info")
-        with _failures("users.info"):
+        with failures("users.info"):
             response = await self.client.users_info(user=user_id)
         user: dict[str, Any] = response["user"]
         info: dict[str, Any] = user.get("profile") or {}
@@ -375,7 +312,7 @@ class WebApiPort:
 
     async def direct_message(self, user: str, text: str) -> str:
         await self.budgets.acquire("conversations.open")
-        with _failures("conversations.open"):
+        with failures("conversations.open"):
             opened = await self.client.conversations_open(users=user)
         channel = str((opened.get("channel") or {}).get("id") or "")
         await self.post_message(channel, None, text)

@@ -1,4 +1,5 @@
-""" "Why this answer?": an interaction's insights as a modal, in plain words.
+""" "Why this answer?": what Amigo says the agent did for one answer, as a window, in
+plain words.
 
 Amigo explains an answer in its own terms (states, exit conditions, dynamic behaviour
 sets, tool call logs); a person in Slack reads where the agent was, which steps it took
@@ -7,9 +8,9 @@ and why, and which tools it used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from slackbot.amigo.models import InteractionInsights
 from slackbot.ui.escape import escape
 
 TITLE = "Why this answer?"
@@ -21,6 +22,19 @@ ONLY_ADMINS = "Only workspace admins may see why the agent answered as it did."
 MAX_ITEMS = 10
 MAX_CHARS = 2900
 """A section's text may hold 3,000 characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What Amigo says about one answer, as the window shows it."""
+
+    state: str
+    objective: str = ""
+    steps: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(from state, to state, why it left) for each step."""
+    behaviour: tuple[str, int] | None = None
+    tools: list[tuple[str, float]] = field(default_factory=list)
+    """(tool, seconds it took) for each call."""
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -39,49 +53,48 @@ def view(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def message_view(text: str) -> dict[str, Any]:
-    """A modal that only says ``text`` (Slack markup): loading, or why not."""
+    """A window that only says ``text`` (Slack markup): loading, or why not."""
     return view([_section(text)])
 
 
-def _listed(items: list[str]) -> str:
+def _listed(title: str, items: list[str]) -> str:
+    if not items:
+        return f"*{title}* none"
     shown = items[:MAX_ITEMS]
     more = len(items) - len(shown)
-    return "\n".join(f"• {item}" for item in shown) + (f"\n• …and {more} more" if more else "")
+    lines = [f"• {item}" for item in shown] + ([f"• …and {more} more"] if more else [])
+    return f"*{title}*\n" + "\n".join(lines)
 
 
 def insights_view(
-    insights: InteractionInsights,
+    explained: Explanation,
     *,
     votes: dict[str, int] | None = None,
     comments: list[str] | None = None,
 ) -> dict[str, Any]:
-    """What the agent did to reach the answer, from Amigo's insights; and, for one reply,
-    what people said of it (``votes``: up and down counts; their comments)."""
-    state = f"*Where the agent was:* {escape(insights.current_state_name)}"
-    if insights.current_state_objective:
-        state += f"\n_{escape(insights.current_state_objective)}_"
-    blocks = [_section(state)]
+    """What the agent did to reach the answer; and, for one reply, what people said of
+    it (``votes``: up and down counts; their comments)."""
+    state = f"*Where the agent was:* {escape(explained.state)}"
+    if explained.objective:
+        state += f"\n_{escape(explained.objective)}_"
     steps = []
-    for move in insights.state_transitions:
-        step = f"from {escape(move.previous_state)} to {escape(move.next_state)}"
-        if move.exit_condition:
-            step += f", because {escape(move.exit_condition)}"
-        steps.append(step)
-    blocks.append(
-        _section("*Steps it took:*\n" + _listed(steps) if steps else "*Steps it took:* none")
-    )
-    if insights.dynamic_behavior_set is not None:
-        name, version = insights.dynamic_behavior_set
-        blocks.append(_section(f"*Behaviour that fired:* {escape(name)} (version {version})"))
-    else:
-        blocks.append(_section("*Behaviour that fired:* none"))
-    tools = [f"{escape(call.tool_name)} ({call.duration:.1f} s)" for call in insights.tool_calls]
-    blocks.append(
-        _section("*Tools it used:*\n" + _listed(tools) if tools else "*Tools it used:* none")
-    )
+    for before, after, because in explained.steps:
+        step = f"from {escape(before)} to {escape(after)}"
+        steps.append(step + (f", because {escape(because)}" if because else ""))
+    behaviour = "none"
+    if explained.behaviour is not None:
+        name, version = explained.behaviour
+        behaviour = f"{escape(name)} (version {version})"
+    tools = [f"{escape(tool)} ({seconds:.1f} s)" for tool, seconds in explained.tools]
+    blocks = [
+        _section(state),
+        _section(_listed("Steps it took:", steps)),
+        _section(f"*Behaviour that fired:* {behaviour}"),
+        _section(_listed("Tools it used:", tools)),
+    ]
     if votes is not None:
         said = f"*What people said:* :+1: {votes.get('up', 0)}  :-1: {votes.get('down', 0)}"
         if comments:
-            said += "\n" + _listed([f"“{escape(c)}”" for c in comments])
+            said += "\n" + "\n".join(f"• “{escape(c)}”" for c in comments[:MAX_ITEMS])
         blocks.append(_section(said))
     return view(blocks)
