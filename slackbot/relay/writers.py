@@ -7,7 +7,7 @@ In order of preference:
   are taken at once, so a started stream can always be stopped;
 * ``edit`` — the text posted as soon as it starts, then grown by edits the budget can
   spare, while `chat.update` (50 a minute, shared by every reply) has a call free for the
-  final edit of each reply already writing this way, and the channel can take a post;
+  final edit of each reply already writing this way;
 * ``post`` — under heavy load no partial text at all: the thread's status shows the
   agent working, and the whole answer is posted once Amigo is done.
 
@@ -89,11 +89,11 @@ class ReplyWriters:
             return "stream", "stream budgets have room"
         elif mode == WriterMode.STREAM:
             return "edit", "stream budgets are spent"
+        # Both other writers post the text once; only the edits decide between them.
         edits = self._budgets.available("chat.update", channel) - self._growing
-        posts = self._budgets.available("chat.postMessage", channel)
-        if edits >= 1.0 and posts >= 1.0:
+        if edits >= 1.0:
             return "edit", f"edit budget has room ({edits:.0f} free)"
-        return "post", f"edit budget is busy ({edits:.0f} free, {posts:.0f} posts free)"
+        return "post", f"edit budget is busy ({edits:.0f} free)"
 
     def _take_stream_calls(self, channel: str) -> bool:
         start = self._budgets.available("chat.startStream", channel)
