@@ -187,10 +187,12 @@ class GrowingReply(StatusReply):
         editor: Callable[[list[str]], EditingReply],
         min_interval: float = 1.0,
         on_done: Callable[[], None] | None = None,
+        may_edit: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(slack, channel, thread_ts, budgets=budgets, clock=clock)
         self._editor = editor
+        self._may_edit = may_edit
         self._min_interval = min_interval
         self._on_done = on_done
         self._shown = ""
@@ -222,7 +224,7 @@ class GrowingReply(StatusReply):
                     continue  # a full message waits for the end; nothing new
                 if self.reply_ts is None:
                     await self._first_post(chunks[0])
-                elif self._budgets.try_take("chat.update", self._channel):
+                elif self._may_edit() and self._budgets.try_take("chat.update", self._channel):
                     await self._edit(chunks[0])
                 last = self._clock()
 

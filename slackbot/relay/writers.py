@@ -133,6 +133,8 @@ class ReplyWriters:
             editor=lambda messages: self._editing(channel, thread_ts, None, messages),
             min_interval=self._edit_interval,
             on_done=done,
+            # A partial edit must leave each growing reply its final one.
+            may_edit=lambda: self._budgets.available("chat.update") - self._growing >= 1.0,
             clock=self._clock,
         )
 
