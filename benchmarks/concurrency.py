@@ -85,6 +85,7 @@ import slackbot
 from benchmarks.observe import Observer, ReplyRecord, reads_as
 from benchmarks.report import ADAPTIVE, NAIVE, PACED, WRITERS, RunFigures, print_report
 from benchmarks.script import Load, ThreadScript, parse_loads, write_scripts
+from slackbot.relay.budgets import parse_limits
 from slackbot.sandbox.amigo_fake import FakeAmigo, Reply
 from slackbot.sandbox.slack_fake import FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender, new_ts
@@ -120,6 +121,10 @@ class Options:
     """Threads start at random moments within this many seconds."""
     workdir: Path | None
     """Where databases and app logs go (kept); None: a temporary directory."""
+    limits: str = ""
+    """``method=per_minute/burst,…``: budgets of the fake Slack other than Slack's documented
+    ones (the app is told the same with ``SLACK_RATE_LIMITS``), to see what a figure
+    depends on."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -154,7 +159,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--ramp", type=float, default=10.0, help="seconds over which threads start (10)"
     )
     parser.add_argument("--workdir", type=Path, help="keep databases and app logs here")
+    parser.add_argument(
+        "--slack-limits",
+        default="",
+        help="method=per_minute/burst,...: fake Slack budgets other than the documented ones "
+        "(the app is told the same), e.g. assistant.threads.setStatus=120/3",
+    )
     args = parser.parse_args(argv)
+    try:
+        parse_limits(args.slack_limits)
+    except ValueError as exc:
+        parser.error(f"--slack-limits: {exc}")
     try:
         loads = parse_loads(args.loads)
     except ValueError as exc:
@@ -178,6 +193,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         timeout=args.timeout_minutes * 60,
         ramp=max(0.0, args.ramp),
         workdir=args.workdir,
+        limits=args.slack_limits,
     )
 
 
@@ -464,12 +480,18 @@ async def run_writer(
     label = f"{load.label}-{writer}"
     with FakeSlack() as slack, FakeAmigo() as amigo:
         slack.enforce_documented_limits()
+        for method, limit in parse_limits(opts.limits).items():
+            slack.set_rate_limit(
+                method, limit.per_minute, limit.burst, per_channel=limit.per_channel
+            )
         enforced = slack.rate_limits()
         for thread in scripts:
             name = f"Bench User{thread.index}"
             slack.add_user(thread.user_id, real_name=name, email=f"bench{thread.index}@example.com")
         database_url = await create_database(opts, workdir, label)
         env = app_env(slack, amigo, database_url, writer, opts.replicas)
+        if opts.limits:
+            env["SLACK_RATE_LIMITS"] = opts.limits
         apps: list[AppProcess] = []
         try:
             apps += [

@@ -171,9 +171,10 @@ class PostingReply(StatusReply):
 
 
 class GrowingReply(StatusReply):
-    """Status, then the first text posted at once, then edits the budget can spare; the
-    end is written by an :class:`~slackbot.relay.stream.EditingReply` on the same
-    messages (the answer, continuations, the footer)."""
+    """Status, then the first text posted at once (when ``may_grow`` says an edit is free
+    for the end; else the whole answer is posted at the end), then edits the budget can
+    spare; the end is written by an :class:`~slackbot.relay.stream.EditingReply` on the
+    same messages (the answer, continuations, the footer)."""
 
     writer = "edit"
 
@@ -186,12 +187,15 @@ class GrowingReply(StatusReply):
         budgets: SlackBudgets,
         editor: Callable[[list[str]], EditingReply],
         min_interval: float = 1.0,
+        may_grow: Callable[[], bool] = lambda: True,
         on_done: Callable[[], None] | None = None,
         may_edit: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(slack, channel, thread_ts, budgets=budgets, clock=clock)
         self._editor = editor
+        self._may_grow = may_grow
+        self._growing = False
         self._may_edit = may_edit
         self._min_interval = min_interval
         self._on_done = on_done
@@ -223,7 +227,11 @@ class GrowingReply(StatusReply):
                 if len(chunks) > 1 or chunks[0] == self._shown:
                     continue  # a full message waits for the end; nothing new
                 if self.reply_ts is None:
-                    await self._first_post(chunks[0])
+                    # Growing costs an edit at the end: only when one is free for it now;
+                    # else the next piece asks again, and the end posts the whole answer.
+                    self._growing = self._growing or self._may_grow()
+                    if self._growing:
+                        await self._first_post(chunks[0])
                 elif self._may_edit() and self._budgets.try_take("chat.update", self._channel):
                     await self._edit(chunks[0])
                 last = self._clock()
@@ -283,7 +291,7 @@ class GrowingReply(StatusReply):
         async with self._lock:
             if self._writer is not None:
                 self._writer.cancel()
-        if self._on_done is not None:
+        if self._on_done is not None and self._growing:
             self._on_done()
             self._on_done = None
         if self.reply_ts is None:

@@ -11,6 +11,10 @@ In order of preference:
 * ``post`` — under heavy load no partial text at all: the thread's status shows the
   agent working, and the whole answer is posted once Amigo is done.
 
+The last two are one writer (:class:`~slackbot.relay.posting.GrowingReply`): whether a
+reply grows is settled when its first text arrives, from the edit budget then; "edit" or
+"post" is what the budget said when the reply was chosen.
+
 A reply that already has a message (a turn sent again) is always edited, and with
 ``SLACK_REPLY_WRITER=edit`` every reply is a placeholder edited in place. The choice and
 why are logged at DEBUG and counted in /metrics.
@@ -113,15 +117,22 @@ class ReplyWriters:
             self._meter.writer_chosen(writer, why.split(" (")[0])
         if writer == "stream":
             return self._streaming(channel, thread_ts, recipient, team)
-        if writer == "post":
+        if self._mode == WriterMode.POST:
             return PostingReply(self._slack, channel, thread_ts, budgets=self._budgets)
         if reply_ts is None and self._mode != WriterMode.EDIT:
-            return self._growing_reply(channel, thread_ts)
+            growing = self._growing_reply(channel, thread_ts)
+            growing.writer = writer
+            return growing
         return self._editing(channel, thread_ts, reply_ts)
 
-    def _growing_reply(self, channel: str, thread_ts: str) -> GrowingReply:
+    def _may_grow(self) -> bool:
+        """Whether one more reply may grow by edits (holding back one edit for its end)."""
+        if self._budgets.available("chat.update") - self._growing < 1.0:
+            return False
         self._growing += 1
+        return True
 
+    def _growing_reply(self, channel: str, thread_ts: str) -> GrowingReply:
         def done() -> None:
             self._growing -= 1
 
@@ -132,6 +143,7 @@ class ReplyWriters:
             budgets=self._budgets,
             editor=lambda messages: self._editing(channel, thread_ts, None, messages),
             min_interval=self._edit_interval,
+            may_grow=self._may_grow,
             on_done=done,
             # A partial edit must leave each growing reply its final one.
             may_edit=lambda: self._budgets.available("chat.update") - self._growing >= 1.0,

@@ -205,5 +205,22 @@ async def test_each_reply_writing_by_edits_holds_back_one_edit_for_its_end() -> 
         chat_update=Limit(60, 4),  # the app keeps 90%: 3 free at once
     )
     chooser.choose("C1", None)  # the only stream
-    kinds = [chooser("C1", f"17000000{i:02d}.000100", None, "U1", "T1").writer for i in range(5)]
-    assert kinds == ["edit", "edit", "edit", "post", "post"]
+    threads = [f"17000000{i:02d}.000100" for i in range(5)]
+    replies = [chooser("C1", t, None, "U1", "T1") for t in threads]
+    for reply in replies:
+        await reply.open()
+        await reply.append("First words")
+    await eventually(lambda: sum(1 for t in threads if slack.thread(t)) == 3)
+    grew = [t for t in threads if slack.thread(t)]  # three may grow: one edit each kept
+    for reply in replies:
+        assert await reply.complete("First words, then the rest.", None)
+    assert all(bodies_of(slack, t) == ["First words, then the rest."] for t in threads)
+    assert all(
+        slack.thread(t)[0].versions == ["First words", "First words, then the rest."] for t in grew
+    )
+    # Two waited for the end and were posted whole: one message, one version.
+    assert sorted(len(slack.thread(t)[0].versions) for t in threads) == [1, 1, 2, 2, 2]
+
+
+def bodies_of(slack: MemorySlack, thread: str) -> list[str]:
+    return [m.body for m in slack.thread(thread)]
