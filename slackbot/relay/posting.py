@@ -118,7 +118,9 @@ class StatusReply:
                         log.info("no status in %s: %s", self._channel, exc)
                         return
                     self._status_set, self._status_at = words, self._clock()
-            wait = max(self._status_at + self._refresh - self._clock(), min(1.0, self._refresh))
+            retry = min(1.0, self._refresh)  # words not shown yet: try again soon
+            until_due = self._status_at + self._refresh - self._clock()
+            wait = retry if self._words != self._status_set else max(until_due, retry)
             try:
                 await asyncio.wait_for(self._words_changed.wait(), wait)
             except TimeoutError:
