@@ -57,7 +57,9 @@ DOCUMENTED: Mapping[str, Limit] = {
 50, Tier 4: 100, each with short bursts)."""
 
 SAFETY = 0.9
-"""The app keeps this share of each limit, so that clock drift never costs a 429."""
+"""The app keeps this share of each rate, so that clock drift never costs a 429. Bursts
+are kept whole: a budget starts full when the app first uses it, as Slack's does, and
+refills more slowly than Slack's, so it never holds more calls than Slack allows."""
 
 TIGHTEN = 0.8
 """After a 429 a method's rate drops to this share of what it was (down to a quarter)."""
@@ -211,7 +213,7 @@ class SlackBudgets:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = {**DOCUMENTED, **(overrides or {})}
-        self._share = share * SAFETY
+        self._share = share
         self._clock = clock
         self._budgets: dict[tuple[str, str], Budget] = {}
 
@@ -225,7 +227,7 @@ class SlackBudgets:
             if len(self._budgets) > self.MAX_CHANNELS:
                 self._forget_idle()
             found = Budget(
-                limit.per_minute * self._share,
+                limit.per_minute * self._share * SAFETY,
                 max(1, int(limit.burst * self._share)),
                 clock=self._clock,
             )

@@ -202,7 +202,7 @@ async def test_each_reply_writing_by_edits_holds_back_one_edit_for_its_end() -> 
         WriterMode.AUTO,
         chat_startStream=Limit(20, 1),
         chat_stopStream=Limit(20, 1),
-        chat_update=Limit(60, 4),  # the app keeps 90%: 3 free at once
+        chat_update=Limit(60, 3),  # 3 free at once
     )
     chooser.choose("C1", None)  # the only stream
     threads = [f"17000000{i:02d}.000100" for i in range(5)]
