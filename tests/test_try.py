@@ -12,6 +12,7 @@ hello there
 /amigo tag a:b
 /amigo suggest
 2
+/amigo why
 /amigo finish
 """
 
@@ -51,6 +52,10 @@ def test_a_scripted_session_streams_replies_and_runs_commands(tmp_path: Path) ->
     assert "[2] Thanks!" in buttons
     assert any(line.endswith("chose: Thanks!") for line in lines)
     assert "amigo (edited): Echo: Thanks!" in lines  # the chosen reply went to the agent
+    # "Why this answer?" opens a window: first that Amigo is asked, then what it said.
+    windows = [i for i, line in enumerate(lines) if line == "(window: Why this answer?)"]
+    assert len(windows) == 2, lines
+    assert lines[windows[1] + 1].startswith("*Where the agent was:*")
     finished = [line for line in lines if "finished this conversation" in line]
     assert len(finished) == 1
     assert any(line.startswith("(only you) 🏁 Finished the conversation") for line in lines)

@@ -111,6 +111,7 @@ class Transcript:
         self._names = names
         self._versions: dict[str, int] = {}
         self._statuses: dict[str, int] = {}
+        self._views = 0
         self._ephemerals = 0
         self._responses = 0
         self._last: tuple[str, int] | None = None  # (message ts, lines it took)
@@ -152,6 +153,11 @@ class Transcript:
                 if buttons or message.ts in {b.message.ts for b in self.buttons}:
                     self.buttons = buttons
                     self._print_buttons()
+        views = self._slack.views()
+        for window in views[self._views :]:
+            if window.method in ("views.open", "views.update", "views.push"):
+                await self._print_window(window.view)
+        self._views = len(views)
         ephemerals = self._slack.ephemerals(user=PERSON)
         for ephemeral in ephemerals[self._ephemerals :]:
             self._print_private(await self._plain(ephemeral.visible_text))
@@ -161,6 +167,17 @@ class Transcript:
             if call.args.get("text"):
                 self._print_private(await self._plain(str(call.args["text"])))
         self._responses = len(responses)
+
+    async def _print_window(self, view: dict[str, Any]) -> None:
+        """A window Slack would open (a modal), as its text."""
+        title = str((view.get("title") or {}).get("text") or "")
+        lines = [
+            await self._plain(str((block.get("text") or {}).get("text") or ""))
+            for block in view.get("blocks") or []
+        ]
+        body = "\n".join(line for line in lines if line)
+        self._write(f"(window: {title})\n{body}\n")
+        self._last = None
 
     def _show_status(self, thread_ts: str) -> None:
         """The thread's status (what the agent is doing) as it changes."""
@@ -328,7 +345,10 @@ async def run_trial(source: TextIO, out: TextIO, *, database_url: str | None = N
     person = getpass.getuser() or "you"
     async with AsyncExitStack() as stack:
         slack = stack.enter_context(FakeSlack())
-        slack.add_user(PERSON, name=person, real_name=person, email="you@example.com")
+        # Alone in the sandbox, you are its admin (so "why this answer?" opens for you).
+        slack.add_user(
+            PERSON, name=person, real_name=person, email="you@example.com", is_admin=True
+        )
         slack.add_channel(CHANNEL, name="try")
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amigo-try-")))
         overrides = _overrides(slack, database_url or f"sqlite+aiosqlite:///{workdir}/try.db")
