@@ -132,6 +132,17 @@ class StatusReply:
         if self._status_task is not None:
             self._status_task.cancel()
 
+    async def _first_message(self, ts: str | None) -> None:
+        """The reply's first message appeared: keep it, and have it saved."""
+        if ts is None or self.reply_ts is not None:
+            return
+        self.reply_ts = ts
+        if self.on_message is not None:
+            try:
+                await self.on_message(ts)
+            except Exception:
+                log.exception("could not save the reply's message %s", ts)
+
     async def _post(self, body: str, footer: Blocks | None) -> bool:
         """Post ``body`` as the reply's messages (the footer under the last)."""
         self._text_starts()
@@ -252,12 +263,8 @@ class GrowingReply(StatusReply):
             log.warning("could not post a reply's first text in %s: %s", self._channel, exc)
             return
         self._text_starts()
-        self.reply_ts, self._shown, self.first_text_at = ts, chunk, time.time()
-        if self.on_message is not None:
-            try:
-                await self.on_message(ts)
-            except Exception:
-                log.exception("could not save the reply's message %s", ts)
+        self._shown, self.first_text_at = chunk, time.time()
+        await self._first_message(ts)
 
     async def _edit(self, chunk: str) -> None:
         assert self.reply_ts is not None

@@ -173,16 +173,6 @@ class StreamingReply(StatusReply):
         if self._streamed and self.first_text_at is None:
             self.first_text_at = time.time()
 
-    async def _first_message(self, ts: str | None) -> None:
-        if ts is None or self.reply_ts is not None:
-            return
-        self.reply_ts = ts
-        if self.on_message is not None:
-            try:
-                await self.on_message(ts)
-            except Exception:
-                log.exception("could not save the reply's message %s", ts)
-
     async def _roll_over(self, whole: str) -> None:
         assert self._stream is not None
         try:
