@@ -145,8 +145,9 @@ class ReplyWriters:
             min_interval=self._edit_interval,
             may_grow=self._may_grow,
             on_done=done,
-            # A partial edit must leave each growing reply its final one.
-            may_edit=lambda: self._budgets.available("chat.update") - self._growing >= 1.0,
+            # A partial edit leaves each growing reply its final edit, and one more so that
+            # the next reply can start growing too.
+            may_edit=lambda: self._budgets.available("chat.update") - self._growing >= 2.0,
             clock=self._clock,
         )
 
