@@ -57,6 +57,7 @@ class StatusReply:
         self._status_set: str | None = None
         self._status_at = 0.0
         self._status_task: asyncio.Task[None] | None = None
+        self._status_sending = False
         self._text_started = False
         self.reply_ts: str | None = None
         self.first_text_at: float | None = None
@@ -110,6 +111,7 @@ class StatusReply:
                     paid = spare and self._budgets.try_take(method, self._channel)
                 words = self._words
                 if paid and not self._text_started:
+                    self._status_sending = True
                     try:
                         await self._slack.set_status(
                             self._channel, self._thread_ts, STATUS, (words,), prepaid=True
@@ -117,6 +119,8 @@ class StatusReply:
                     except (SlackRefused, SlackUnreachable) as exc:
                         log.info("no status in %s: %s", self._channel, exc)
                         return
+                    finally:
+                        self._status_sending = False
                     self._status_set, self._status_at = words, self._clock()
             retry = min(1.0, self._refresh)  # words not shown yet: try again soon
             until_due = self._status_at + self._refresh - self._clock()
@@ -126,11 +130,17 @@ class StatusReply:
             except TimeoutError:
                 pass
 
-    def _text_starts(self) -> None:
-        """Slack clears the status when the app writes in the thread."""
+    async def _text_starts(self) -> None:
+        """The text is about to appear: end the status first. Slack clears a status when
+        the app posts, but one set after that would stay until Slack's timeout."""
         self._text_started = True
-        if self._status_task is not None:
-            self._status_task.cancel()
+        task = self._status_task
+        if task is None or task.done():
+            return
+        if not self._status_sending:
+            task.cancel()  # waiting for budget or for a change: nothing sent yet
+        self._words_changed.set()
+        await asyncio.wait([task])  # a status on its way reaches Slack before the text
 
     async def _first_message(self, ts: str | None) -> None:
         """The reply's first message appeared: keep it, and have it saved."""
@@ -145,7 +155,7 @@ class StatusReply:
 
     async def _post(self, body: str, footer: Blocks | None) -> bool:
         """Post ``body`` as the reply's messages (the footer under the last)."""
-        self._text_starts()
+        await self._text_starts()
         posted = await self._post_chunks(split_reply(body), footer)
         if posted:
             self.reply_ts = self.reply_ts or posted[0]
@@ -251,6 +261,7 @@ class GrowingReply(StatusReply):
 
     async def _first_post(self, chunk: str) -> None:
         await self._budgets.acquire("chat.postMessage", self._channel, first=True)
+        await self._text_starts()
         try:
             ts = await self._slack.post_message(
                 self._channel,
@@ -262,7 +273,6 @@ class GrowingReply(StatusReply):
         except (SlackRefused, SlackUnreachable) as exc:
             log.warning("could not post a reply's first text in %s: %s", self._channel, exc)
             return
-        self._text_starts()
         self._shown, self.first_text_at = chunk, time.time()
         await self._first_message(ts)
 

@@ -160,6 +160,8 @@ class StreamingReply(StatusReply):
         if self._stream is None:
             self._stream = self._open_stream(not self._messages)
         starting = self._stream.ts is None
+        if starting:
+            await self._text_starts()
         try:
             await self._stream.append(delta, tasks)
         except (SlackRefused, SlackUnreachable) as exc:
@@ -167,7 +169,6 @@ class StreamingReply(StatusReply):
             return
         self.appends += 1
         if starting:
-            self._text_starts()
             await self._first_message(self._stream.ts)
         self._streamed += delta
         if self._streamed and self.first_text_at is None:
@@ -196,7 +197,7 @@ class StreamingReply(StatusReply):
     async def _hand_over(self, *, stop: bool) -> EditingReply:
         """Go on by editing the messages streamed so far (or a new placeholder)."""
         if self._handed is None:
-            self._text_starts()  # the editor's placeholder takes over from the status
+            await self._text_starts()  # the editor's placeholder takes over from the status
             if stop:
                 await self._stop_quietly()
             current = self._stream.ts if self._stream is not None else None
@@ -250,6 +251,7 @@ class StreamingReply(StatusReply):
         last = index == len(chunks) - 1
         tasks = list(self._tasks.values())
         self._tasks.clear()
+        await self._text_starts()
         try:
             await self._stream.stop(
                 chunks[index][len(self._streamed) :], footer if last else None, tasks
@@ -261,7 +263,6 @@ class StreamingReply(StatusReply):
                     self._on_refused(exc.error)
                 return await self._post(body, footer)
             return None
-        self._text_starts()
         self.reply_ts = self.reply_ts or self._stream.ts
         if self.first_text_at is None and body:
             self.first_text_at = time.time()

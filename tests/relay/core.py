@@ -129,6 +129,8 @@ class MemoryStream:
             self._check("chat.startStream")
             self.ts = new_ts()
             self.open = True
+            self._slack.events.append("message")
+            await asyncio.sleep(self._slack.write_delay)
             self._slack.messages[self.ts] = Posted(
                 self._channel, self.ts, self._thread_ts, markdown, None, [markdown]
             )
@@ -167,6 +169,10 @@ class MemorySlack:
         self.dms: list[tuple[str, str]] = []  # (user, text)
         self.statuses: list[tuple[str, str, tuple[str, ...]]] = []  # (thread, status, loading)
         self.ended: list[str] = []
+        self.status_delay = 0.0
+        self.write_delay = 0.0
+        self.events: list[str] = []
+        """"status" and "message", in the order Slack saw them."""
         self.prompts: list[tuple[str, str | None, list[str]]] = []
         self.titles: list[tuple[str, str]] = []
         self.tasks: list[Task] = []
@@ -186,6 +192,8 @@ class MemorySlack:
             raise SlackRefused("chat.postMessage", self.refuse["chat.postMessage"])
         ts = new_ts()
         self.messages[ts] = Posted(channel, ts, thread_ts, text, blocks, [_shown(text, blocks)])
+        self.events.append("message")
+        await asyncio.sleep(self.write_delay)
         return ts
 
     async def update_message(
@@ -221,6 +229,8 @@ class MemorySlack:
                 "assistant.threads.setStatus", self.refuse["assistant.threads.setStatus"]
             )
         self.statuses.append((thread_ts, status, tuple(loading)))
+        self.events.append("status")
+        await asyncio.sleep(self.status_delay)  # Slack took it; its answer takes a while
 
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         self.prompts.append((channel, thread_ts, list(prompts)))

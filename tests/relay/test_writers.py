@@ -224,3 +224,19 @@ async def test_each_reply_writing_by_edits_holds_back_one_edit_for_its_end() -> 
 
 def bodies_of(slack: MemorySlack, thread: str) -> list[str]:
     return [m.body for m in slack.thread(thread)]
+
+
+@pytest.mark.parametrize("mode", [WriterMode.STREAM, WriterMode.AUTO, WriterMode.POST])
+async def test_no_status_is_set_after_the_text_appears(mode: WriterMode) -> None:
+    """Slack clears a status when the app posts; one set later would linger for minutes."""
+    slack = MemorySlack()
+    slack.status_delay, slack.write_delay = 0.05, 0.2
+    reply = writers(slack, mode)("C1", THREAD, None, "U1", "T1")
+    await reply.open()
+    step = describe({"type": "navigate-state-machine-state-transitioned"})
+    assert step is not None
+    await reply.activity(step)  # a step arrives while the first status is on its way
+    await reply.append("Straight away.")
+    assert await reply.complete("Straight away.", None)
+    assert "message" in slack.events
+    assert "status" not in slack.events[slack.events.index("message") :], slack.events
