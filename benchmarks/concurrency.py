@@ -20,9 +20,10 @@ What happens in one run:
 
 1. A fresh :class:`FakeSlack` that enforces every method's documented budget
    (``enforce_documented_limits``: Tier 2 `chat.startStream`/`stopStream` 20 a minute,
-   Tier 3 `chat.update` 50, Tier 4 `chat.appendStream` 100, `chat.postMessage` and
-   `assistant.threads.setStatus` 60 a minute per channel, ...) and a fresh
-   :class:`FakeAmigo` start in this process, on loopback ports.
+   Tier 3 `chat.update` 50, Tier 4 `chat.appendStream` 100, `chat.postMessage` 60 a
+   minute per channel, `assistant.threads.setStatus` 120 (Slack gives no figure; the
+   app's assumption), ...) and a fresh :class:`FakeAmigo` start in this process, on
+   loopback ports.
 2. The real app, ``amigo-slack run`` in HTTP mode, starts as one or more child processes
    (``--replicas``, each with ``SLACK_RATE_LIMIT_SHARE`` = 1 / replicas) on a fresh
    database, so that its CPU time and memory are its own.

@@ -63,6 +63,7 @@ All state lives behind one lock: the server thread writes, tests read. Readers g
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import copy
 import inspect
@@ -152,6 +153,7 @@ DOCUMENTED_LIMITS: Final[Mapping[str, tuple[float, int, bool]]] = MappingProxyTy
         "chat.delete": (*_TIER_3, False),
         "chat.postEphemeral": (*_TIER_4, False),
         "users.info": (*_TIER_4, False),
+        "users.list": (*_TIER_2, False),
         "conversations.replies": (*_TIER_3, False),
         "conversations.open": (*_TIER_3, False),
         "conversations.info": (*_TIER_3, False),
@@ -163,8 +165,9 @@ DOCUMENTED_LIMITS: Final[Mapping[str, tuple[float, int, bool]]] = MappingProxyTy
         "assistant.threads.setSuggestedPrompts": (*_TIER_4, False),
         # "Special": one message a second per channel, short bursts allowed.
         "chat.postMessage": (60.0, 3, True),
-        # "Special" too, but Slack publishes no number for it: this mirrors posting.
-        "assistant.threads.setStatus": (60.0, 3, True),
+        # "Special" too, but Slack publishes no number for it: this mirrors the app's
+        # assumption (twice posting's pace; see slackbot/relay/budgets.py).
+        "assistant.threads.setStatus": (120.0, 5, True),
     }
 )
 """Slack's published limit of each method as ``method -> (per_minute, burst, per_channel)``
@@ -825,6 +828,7 @@ class FakeSlack:
             "assistant.threads.setTitle": self._assistant_set_title,
             "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "bots.info": self._bots_info,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
@@ -2135,6 +2139,22 @@ class FakeSlack:
         if user is None:
             raise _SlackError("user_not_found")
         return {"user": copy.deepcopy(user)}
+
+    def _users_list(self, args: Json) -> Json:
+        """The workspace's members in pages: ``limit`` (none: all at once) and an opaque
+        ``cursor``, as Slack pages them."""
+        try:
+            limit = int(args.get("limit") or 0)
+            start = int(base64.b64decode(_str_arg(args, "cursor") or "MA==").decode() or 0)
+        except ValueError:
+            raise _SlackError("invalid_cursor") from None
+        users = list(self._users.values())
+        end = len(users) if limit <= 0 else start + limit
+        cursor = base64.b64encode(str(end).encode()).decode() if end < len(users) else ""
+        return {
+            "members": copy.deepcopy(users[start:end]),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _bots_info(self, args: Json) -> Json:
         """Only the app's own bot is known: its id, app and user (as Slack answers)."""

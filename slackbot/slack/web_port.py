@@ -29,6 +29,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, Profile
+from slackbot.slack.directory import PAGE_SIZE, Directory, profile_of
 from slackbot.slack.failures import failures
 from slackbot.slack.streams import NativeStream
 from slackbot.ui import prompts as ui_prompts
@@ -147,6 +148,7 @@ class WebApiPort:
         self._profiles: TTLCache[str, Profile] = TTLCache(
             PROFILE_CACHE_SIZE, profile_seconds, timer=clock
         )
+        self._directory = Directory(self._list_users, self.budgets, self._remember)
 
     async def post_message(
         self,
@@ -291,24 +293,24 @@ class WebApiPort:
         cached = self._profiles.get(user_id)
         if cached is not None:
             return cached
-        await self.budgets.acquire("users.info")
+        if not self.budgets.try_take("users.info"):
+            # Many new people at once: a users.list walk answers them by the hundred.
+            listed = await self._directory.find(user_id)
+            if listed is not None:
+                return listed
+            await self.budgets.acquire("users.info")
         with failures("users.info"):
             response = await self.client.users_info(user=user_id)
-        user: dict[str, Any] = response["user"]
-        info: dict[str, Any] = user.get("profile") or {}
-        profile = Profile(
-            user_id=user_id,
-            first_name=str(info.get("first_name") or ""),
-            last_name=str(info.get("last_name") or ""),
-            display_name=str(
-                info.get("display_name") or info.get("real_name") or user.get("name") or user_id
-            ),
-            email=info.get("email") or None,
-            is_admin=bool(user.get("is_admin")),
-            is_owner=bool(user.get("is_owner")),
-        )
-        self._profiles[user_id] = profile
+        profile = profile_of({**response["user"], "id": user_id})
+        self._remember(profile)
         return profile
+
+    def _remember(self, profile: Profile) -> None:
+        self._profiles[profile.user_id] = profile
+
+    async def _list_users(self, cursor: str | None) -> dict[str, Any]:
+        response = await self.client.users_list(limit=PAGE_SIZE, cursor=cursor)
+        return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def direct_message(self, user: str, text: str) -> str:
         await self.budgets.acquire("conversations.open")

@@ -67,6 +67,7 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
         "mpim:history",
     },
     "users_info": {"users:read", "users:read.email"},
+    "users_list": {"users:read", "users:read.email"},
     "views_open": set(),  # a trigger from the person's own click is its permission
     "views_update": set(),
 }
