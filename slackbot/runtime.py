@@ -254,4 +254,5 @@ class Runtime:
         if cancelled:
             log.warning("shutdown cut %d running task(s) short", cancelled)
         await self.amigo.aclose()
+        await self.port.aclose()
         await self.store.close()

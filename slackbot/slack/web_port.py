@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -92,6 +93,10 @@ class ObservedWebClient(AsyncWebClient):
         self._observe = observe
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        if self.session is None or self.session.closed:
+            # Without a session slack_sdk opens one for each call and closes it after: a
+            # new connection to Slack every time. One kept for the client's life reuses them.
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         if self._observe is None:
             return await super().api_call(api_method, **kwargs)
         try:
@@ -104,6 +109,10 @@ class ObservedWebClient(AsyncWebClient):
             raise
         self._observe(api_method, "ok")
         return response
+
+    async def aclose(self) -> None:
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
 
 
 def web_client(
@@ -149,6 +158,11 @@ class WebApiPort:
             PROFILE_CACHE_SIZE, profile_seconds, timer=clock
         )
         self._directory = Directory(self._list_users, self.budgets, self._remember)
+
+    async def aclose(self) -> None:
+        """Close the connections kept to Slack."""
+        if isinstance(self.client, ObservedWebClient):
+            await self.client.aclose()
 
     async def post_message(
         self,
