@@ -107,6 +107,8 @@ class SlackSender:
         self._timeout = timeout
         self.last_event_id: str | None = None
         self.last_responses: list[httpx.Response] = []
+        self._authors: dict[tuple[str, str], str] = {}
+        """Who sent each message this sender sent, by (channel, ts)."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -308,8 +310,11 @@ class SlackSender:
         subtype: str | None = None,
         bot_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        parent_user_id: str | None = None,
     ) -> Json:
-        """A ``message`` event (``extra`` fields are merged in last)."""
+        """A ``message`` event (``extra`` fields are merged in last). A thread reply names
+        who began its thread (``parent_user_id``, as Slack does): the author of the root if
+        this sender sent it, else ``parent_user_id``."""
         ts = ts or new_ts()
         event: Json = {"type": "message"}
         if subtype is not None:
@@ -322,6 +327,10 @@ class SlackSender:
             event["blocks"] = _rich_text_blocks(text)
         if thread_ts is not None:
             event["thread_ts"] = thread_ts
+            parent = parent_user_id or self._authors.get((channel, thread_ts))
+            if thread_ts != ts and parent:
+                event["parent_user_id"] = parent
+        self._authors.setdefault((channel, ts), user)
         event.update({"channel": channel, "event_ts": ts, "channel_type": channel_type})
         event.update(extra or {})
         return event
@@ -335,12 +344,19 @@ class SlackSender:
         thread_ts: str | None = None,
         channel_type: str = "channel",
         ts: str | None = None,
+        parent_user_id: str | None = None,
     ) -> str:
         """Send the ``message`` event of a plain post and return its ts (the answer is in
         :attr:`last_responses`)."""
         ts = ts or new_ts()
         event = self.message(
-            user, text, channel=channel, ts=ts, thread_ts=thread_ts, channel_type=channel_type
+            user,
+            text,
+            channel=channel,
+            ts=ts,
+            thread_ts=thread_ts,
+            channel_type=channel_type,
+            parent_user_id=parent_user_id,
         )
         self.last_responses = [await self.event(event)]
         return ts

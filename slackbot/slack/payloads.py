@@ -46,6 +46,7 @@ class MessageEvent(_Model):
     thread_ts: str | None = Field(default=None, pattern=_TS)
     text: str = ""
     channel_type: str | None = None
+    parent_user_id: str | None = None  # on thread replies: who began the thread
 
 
 class EventCallback(_Model):
@@ -84,6 +85,17 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def _in_a_thread_the_app_began(message: MessageEvent) -> bool:
+    """A reply in the app's DM, in a thread the person did not begin, is addressed to the
+    app as much as a mention is: Slack's older assistant view opens each thread with the
+    app's own message, and the person's first words there are a reply to it."""
+    return (
+        message.channel_type == "im"
+        and message.thread_ts not in (None, message.ts)
+        and message.parent_user_id not in (None, message.user)
+    )
+
+
 def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Refused:
     """The person's message in an ``event_callback``, or why it is not relayed."""
     event = body.get("event")
@@ -103,8 +115,10 @@ def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Re
     if message.user == me.bot_user_id:
         return Refused("the app's own message")
     raw = clean_text(message.text)
-    mentions_bot = message.type == "app_mention" or (
-        bool(me.bot_user_id) and f"<@{me.bot_user_id}" in raw
+    mentions_bot = (
+        message.type == "app_mention"
+        or (bool(me.bot_user_id) and f"<@{me.bot_user_id}" in raw)
+        or _in_a_thread_the_app_began(message)
     )
     text = strip_bot_mention(raw, me.bot_user_id) if me.bot_user_id else raw
     return IncomingMessage(

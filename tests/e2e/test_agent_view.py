@@ -11,6 +11,7 @@ from slackbot.sandbox.amigo_fake import Reply
 from tests.contract.amigo_spec import AmigoSpec
 from tests.e2e.conftest import ALICE, Harness
 from tests.e2e.test_relay import wait_reply_done
+from tests.e2e.test_replicas import user_texts
 
 DM = "D" + ALICE[1:]
 STATIC = ["What can you help me with?", "How do I get started?"]
@@ -86,6 +87,48 @@ async def test_an_assistant_thread_gets_the_prompts_too(harness: Harness) -> Non
     }
     await h.sender.event(started)
     await h.wait_for(lambda: h.slack.suggested_prompts(DM, thread_ts), what="thread prompts")
+
+
+async def test_the_first_words_in_an_assistant_thread_start_a_conversation(
+    harness: Harness,
+) -> None:
+    """Slack's older assistant view opens each thread with the app's own message, so the
+    person's first words there are a reply: they start the conversation all the same."""
+    h = harness
+    thread_ts = h.sender.new_ts()
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {"user_id": ALICE, "channel_id": DM, "thread_ts": thread_ts},
+        "event_ts": thread_ts,
+    }
+    await h.sender.event(started)
+    h.amigo.queue_reply(Reply(text="Happy to help.", kind="create"))
+    await h.sender.post_message(
+        ALICE,
+        "Where is the expense policy?",
+        channel=DM,
+        channel_type="im",
+        thread_ts=thread_ts,
+        parent_user_id=h.slack.bot_user_id,
+    )
+    await wait_reply_done(h, thread_ts)
+    assert h.bot_texts(thread_ts, DM)[-1].startswith("Happy to help.")
+    assert list(user_texts(h.amigo).values()) == [["Where is the expense policy?"]]
+    [title] = h.slack.thread_titles(DM, thread_ts)
+    assert title.title == "Where is the expense policy?"
+
+
+async def test_a_reply_to_the_persons_own_dm_message_does_not_start_a_second_conversation(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.amigo.queue_reply(Reply(text="One answer.", kind="create"))
+    ts = await h.sender.post_message(ALICE, "first", channel=DM, channel_type="im")
+    await wait_reply_done(h, ts)
+    h.amigo.queue_reply(Reply(text="Second answer.", kind="interact"))
+    await h.sender.post_message(ALICE, "more", channel=DM, channel_type="im", thread_ts=ts)
+    await wait_reply_done(h, ts, 2)
+    assert len(h.amigo.calls_named("create_conversation")) == 1
 
 
 async def test_a_dm_thread_is_titled_after_its_first_message(harness: Harness) -> None:
