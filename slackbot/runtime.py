@@ -20,6 +20,8 @@ from slackbot.relay.conversations import Conversations, Identities, IdentityConf
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.feedback import Votes
+from slackbot.relay.health import HealthCheck
+from slackbot.relay.home import Home, HomeConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
@@ -31,6 +33,7 @@ from slackbot.relay.replies import Replies
 from slackbot.relay.starts import Starts
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
 from slackbot.relay.tasks import TaskTracker
+from slackbot.relay.watch import Watch
 from slackbot.relay.worker import ThreadWorkers, WorkerConfig
 from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
@@ -96,8 +99,9 @@ class Runtime:
                 email_template=s.amigo_user_email_template,
             ),
         )
+        self.watch = Watch()
         conversations = Conversations(
-            self.store, self.amigo, self.port, s.amigo_on_active_conversation
+            self.store, self.amigo, self.port, s.amigo_on_active_conversation, self.watch
         )
         suggestions = Suggestions(self.store, self.amigo, self.port, s.amigo_suggestions)
         self.prompts = Prompts(
@@ -163,6 +167,24 @@ class Runtime:
             inbox=self.inbox,
         )
         self.explainer = Explainer(self.store, self.amigo, self.port, permissions, s.amigo_insights)
+        self.home = Home(
+            store=self.store,
+            amigo=self.amigo,
+            slack=self.port,
+            controls=self.controls,
+            permissions=permissions,
+            health=HealthCheck(
+                self.store,
+                self.amigo,
+                self.budgets,
+                as_user=s.amigo_user_id,
+                service_id=s.amigo_service_id,
+            ),
+            tasks=self.tasks,
+            watch=self.watch,
+            config=HomeConfig(service_id=s.amigo_service_id),
+            workspace_url=lambda: self.port.workspace_url,
+        )
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )
@@ -176,9 +198,10 @@ class Runtime:
             inbox=self.inbox,
             controls=self.controls,
             explainer=self.explainer,
-            votes=Votes(self.store, self.amigo, self.metrics),
+            votes=Votes(self.store, self.amigo, self.metrics, self.watch),
             recovery=self.recovery,
             prompts=self.prompts,
+            home=self.home,
             port=self.port,
             tasks=self.tasks,
             identity=lambda: self.identity,
@@ -205,6 +228,7 @@ class Runtime:
             log.warning("Slack: cannot reach %s yet (%s); going on", s.slack_api_url, exc)
         else:
             self.port.team_id = auth.get("team_id")
+            self.port.workspace_url = auth.get("url") or None
             self.identity = Identity(
                 bot_user_id=str(auth.get("user_id") or ""),
                 team_id=auth.get("team_id"),

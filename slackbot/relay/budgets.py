@@ -31,6 +31,17 @@ class Limit:
     per_channel: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Strain:
+    """How one method's budget fares: calls waiting, seconds still paused after a 429,
+    and how many 429s Slack answered since start."""
+
+    method: str
+    waiting: int = 0
+    paused_for: float = 0.0
+    limited: int = 0
+
+
 DOCUMENTED: Mapping[str, Limit] = {
     "chat.startStream": Limit(*TIER_2),
     "chat.stopStream": Limit(*TIER_2),
@@ -126,6 +137,10 @@ class Budget:
             return -float(self.waiting) - 1.0
         self._refill(now)
         return self._tokens - self.waiting
+
+    def paused_for(self) -> float:
+        """Seconds until Slack's last 429 lets this budget go again (0: not paused)."""
+        return max(0.0, self._paused_until - self._clock())
 
     def try_take(self) -> bool:
         """One call's worth now, or False (never waits)."""
@@ -262,6 +277,22 @@ class SlackBudgets:
             first = self.budget(method)
             if first is not None:
                 first.pause(retry_after)
+
+    def strained(self) -> list[Strain]:
+        """Each method Slack rate-limited since start or that has calls waiting now (every
+        channel's budget of it together), by name."""
+        found: dict[str, Strain] = {}
+        for (method, _), budget in self._budgets.items():
+            if not (budget.pauses or budget.waiting):
+                continue
+            seen = found.get(method, Strain(method))
+            found[method] = Strain(
+                method,
+                seen.waiting + budget.waiting,
+                max(seen.paused_for, budget.paused_for()),
+                seen.limited + budget.pauses,
+            )
+        return [found[method] for method in sorted(found)]
 
     def _forget_idle(self) -> None:
         idle = [k for k, b in self._budgets.items() if not b.waiting and k[1]]

@@ -194,11 +194,13 @@ class Controls:
         if total > MAX_TAGS:
             return messages.tags_refused([messages.tag_count_broken(total)])
         await self._amigo.modify_tags(user, amigo_id, updates=updates)
+        self._conversations.watch.conversation_changed(conversation)
         return messages.tags_set(updates)
 
     async def _remove_tags(self, conversation: Conversation, keys: list[str]) -> str:
         user, amigo_id = amigo_ids(conversation)
         await self._amigo.modify_tags(user, amigo_id, deletes=keys)
+        self._conversations.watch.conversation_changed(conversation)
         return messages.tags_removed(keys)
 
     # -- status ------------------------------------------------------------

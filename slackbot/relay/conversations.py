@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
 from slackbot.relay.options import ActivePolicy
 from slackbot.relay.ports import AmigoPort, Profile, SlackPort, SlackRefused
+from slackbot.relay.watch import Watch
 from slackbot.store.repo import Conversation, Store, ThreadKey
 from slackbot.ui import messages
 
@@ -103,12 +104,19 @@ class Conversations:
     """Finishing conversations and the policy for a user's other open ones."""
 
     def __init__(
-        self, store: Store, amigo: AmigoPort, slack: SlackPort, policy: ActivePolicy
+        self,
+        store: Store,
+        amigo: AmigoPort,
+        slack: SlackPort,
+        policy: ActivePolicy,
+        watch: Watch | None = None,
     ) -> None:
         self._store = store
         self._amigo = amigo
         self._slack = slack
         self.policy = policy
+        self.watch = watch or Watch()
+        """Told whenever a conversation starts, finishes or is tagged."""
 
     async def thread_link(self, thread: ThreadKey) -> str:
         return await self._slack.permalink(thread.channel_id, thread.thread_ts)
@@ -132,6 +140,7 @@ class Conversations:
                 log.info("conversation %s is unknown to Amigo", conversation.id)
         if not await self._store.finish_conversation(conversation.id, reason):
             return False
+        self.watch.conversation_changed(conversation)
         if notice:
             await self._slack.post_message(
                 conversation.channel_id, conversation.thread_ts, notice, None

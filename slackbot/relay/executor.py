@@ -283,6 +283,7 @@ class TurnExecutor:
                         amigo_conversation_id=event.conversation_id,
                         state=ConversationState.ACTIVE,
                     )
+                    self._conversations.watch.conversation_changed(conversation)
                 elif isinstance(event, CurrentAgentAction):
                     activity = describe(event.action) if self._config.show_steps else None
                     if activity is not None:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from slackbot.amigo.errors import AmigoError
 from slackbot.relay.ports import AmigoPort
+from slackbot.relay.watch import Watch
 from slackbot.store.repo import Store
 from slackbot.ui import messages
 
@@ -28,10 +29,13 @@ class VoteMeter(Protocol):
 
 
 class Votes:
-    def __init__(self, store: Store, amigo: AmigoPort, meter: VoteMeter) -> None:
+    def __init__(
+        self, store: Store, amigo: AmigoPort, meter: VoteMeter, watch: Watch | None = None
+    ) -> None:
         self._store = store
         self._amigo = amigo
         self._meter = meter
+        self._watch = watch or Watch()
 
     async def vote(self, user_id: str, turn_id: int, vote: str) -> str | None:
         """Keep ``user_id``'s vote on the reply to ``turn_id``; what to tell them, if
@@ -56,6 +60,8 @@ class Votes:
             )
         except AmigoError as exc:
             log.warning("could not count feedback on Amigo conversation %s: %s", amigo_id, exc)
+        else:
+            self._watch.conversation_changed(conversation)
         return None
 
     async def comment(self, user_id: str, turn_id: int, text: str) -> None:

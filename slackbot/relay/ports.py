@@ -126,6 +126,10 @@ class SlackPort(Protocol):
 
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
 
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Show ``view`` as ``user_id``'s Home tab of the app (until the next one)."""
+        ...
+
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         """Suggested prompts in the app's DM (or one of its threads)."""
         ...
@@ -221,6 +225,7 @@ class AmigoPort(Protocol):
         service_ids: Iterable[str] = (),
         is_finished: bool | None = None,
         limit: int | None = None,
+        sort_by: Iterable[str] = (),
     ) -> ConversationPage: ...
 
     async def get_messages(

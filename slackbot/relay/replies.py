@@ -147,7 +147,8 @@ class Replies:
             return None
 
     async def _conversation_completed(self, conversation: Conversation) -> None:
-        await self._store.finish_conversation(conversation.id, "completed")
+        if await self._store.finish_conversation(conversation.id, "completed"):
+            self._conversations.watch.conversation_changed(conversation)
         await self._slack.post_message(
             conversation.channel_id, conversation.thread_ts, messages.CONVERSATION_COMPLETED, None
         )

@@ -120,6 +120,7 @@ MAX_TEXT_CHARS = 40_000
 MAX_MARKDOWN_CHARS = 12_000
 """A ``markdown`` block, or all of them together, longer than this -> ``invalid_blocks``."""
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT_CHARS = 3_000
 MAX_HEADER_TEXT_CHARS = 150
 PERMALINK_BASE = "https://fake.slack.test"
@@ -1889,7 +1890,7 @@ class FakeSlack:
 
     def _auth_test(self, args: Json) -> Json:
         return {
-            "url": f"https://{self.team_domain}.fake.slack.test/",
+            "url": f"https://{self.team_domain}.slack.test/",
             "team": self.team_name,
             "user": self.bot_name,
             "team_id": self.team_id,
@@ -2235,6 +2236,11 @@ class FakeSlack:
             raise _SlackError("invalid_trigger_id")
         if method == "views.publish" and not _str_arg(args, "user_id"):
             raise _SlackError("invalid_arguments")
+        if method == "views.publish" and view.get("type") != "home":
+            raise _SlackError("invalid_arguments")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
+            raise _blocks_error(f"no more than {MAX_VIEW_BLOCKS} items", "/view/blocks")
         view_id = _str_arg(args, "view_id") or f"V{uuid.uuid4().hex[:10].upper()}"
         self._views.append(
             FakeView(

@@ -630,6 +630,34 @@ class SlackSender:
         )
         return await self.send_payload(payload)
 
+    def home_action_payload(
+        self, user: str, action_id: str, value: str, *, view: Mapping[str, Any]
+    ) -> Json:
+        """A button clicked in the Home tab ``view`` (as the app published it): no
+        channel, no message, no response URL; the view instead."""
+        return {
+            "type": "block_actions",
+            "user": self._user(user),
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "container": {"type": "view", "view_id": "V" + secrets.token_hex(5).upper()},
+            "trigger_id": self.new_trigger_id(),
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {"type": "home", "blocks": view.get("blocks", []), "state": {"values": {}}},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": secrets.token_hex(3),
+                    "type": "button",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Finish", "emoji": True},
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+
     async def message_shortcut(
         self,
         callback_id: str,

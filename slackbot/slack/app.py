@@ -17,6 +17,7 @@ from starlette.responses import Response
 from slackbot.metrics import Metrics
 from slackbot.relay.controls import Controls
 from slackbot.relay.feedback import Votes
+from slackbot.relay.home import Home
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.prompts import Prompts
@@ -56,6 +57,7 @@ class SlackSurface:
         votes: Votes,
         recovery: Recovery,
         prompts: Prompts,
+        home: Home,
         port: WebApiPort,
         tasks: TaskTracker,
         identity: Callable[[], Identity],
@@ -76,7 +78,7 @@ class SlackSurface:
         register_commands(self.bolt, controls, explainer, port, tasks)
         register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
-        register_agent(self.bolt, prompts, tasks)
+        register_agent(self.bolt, prompts, home, tasks)
         register_feedback(self.bolt, votes, port, tasks)
         self._edge = Edge(self.bolt, signing_secret)
 

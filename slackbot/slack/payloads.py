@@ -243,8 +243,10 @@ class ViewSubmission(_Model):
 
 
 class HomeOpened(_Model):
-    """``app_home_opened``: someone opened a tab of the app (``messages``: its DM)."""
+    """``app_home_opened``: someone opened a tab of the app (``messages``: its DM,
+    ``home``: its Home tab)."""
 
+    user: str = Field(pattern=_ID)
     channel: str
     tab: str
 

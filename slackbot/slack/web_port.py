@@ -154,6 +154,8 @@ class WebApiPort:
         self.budgets = budgets or SlackBudgets()
         self.team_id: str | None = None
         """The workspace, once Slack said (auth.test); streams in channels need it."""
+        self.workspace_url: str | None = None
+        """``https://<domain>.slack.com/`` once Slack said (auth.test): links to threads."""
         self._profiles: TTLCache[str, Profile] = TTLCache(
             PROFILE_CACHE_SIZE, profile_seconds, timer=clock
         )
@@ -244,6 +246,11 @@ class WebApiPort:
         await self.budgets.acquire("views.update")
         with failures("views.update"):
             await self.client.views_update(view_id=view_id, view=view)
+
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self.budgets.acquire("views.publish")
+        with failures("views.publish"):
+            await self.client.views_publish(user_id=user_id, view=view)
 
     async def set_prompts(self, channel: str, thread_ts: str | None, prompts: list[str]) -> None:
         await self.budgets.acquire("assistant.threads.setSuggestedPrompts")

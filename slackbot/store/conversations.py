@@ -86,6 +86,31 @@ class Conversations(StoreBase):
         rows = await self._scalars(query.order_by(ConversationRow.id))
         return [Conversation.of(row) for row in rows]
 
+    async def latest_conversations_of(
+        self, team_id: str, user_id: str, *, limit: int
+    ) -> tuple[list[Conversation], int]:
+        """The user's latest ``limit`` conversations, newest first, and how many they
+        have in all (not counting those Amigo never created)."""
+        mine = (
+            ConversationRow.team_id == team_id,
+            ConversationRow.owner_user_id == user_id,
+            ConversationRow.state != ConversationState.FAILED,
+        )
+        rows = await self._scalars(
+            select(ConversationRow).where(*mine).order_by(ConversationRow.id.desc()).limit(limit)
+        )
+        total = await self._scalar(select(func.count(ConversationRow.id)).where(*mine))
+        return [Conversation.of(row) for row in rows], int(total or 0)
+
+    async def known_amigo_conversations(self, amigo_ids: list[str]) -> dict[str, Conversation]:
+        """The conversations Amigo knows by these ids, by id (those this app knows)."""
+        if not amigo_ids:
+            return {}
+        rows = await self._scalars(
+            select(ConversationRow).where(ConversationRow.amigo_conversation_id.in_(amigo_ids))
+        )
+        return {str(row.amigo_conversation_id): Conversation.of(row) for row in rows}
+
     async def interactions_of(self, conversation_id: int) -> set[str]:
         """The Amigo interactions the conversation's turns recorded."""
         rows = await self._scalars(

@@ -70,6 +70,7 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
     "users_list": {"users:read", "users:read.email"},
     "views_open": set(),  # a trigger from the person's own click is its permission
     "views_update": set(),
+    "views_publish": set(),  # the app's own Home tab needs no scope
 }
 WEB_API_CALL = re.compile(
     r"\.((?:auth|bots|chat|conversations|users|reactions|views|apps|assistant|files)_[A-Za-z_]+)\("

@@ -31,6 +31,7 @@ from slackbot.relay.commands import (
 from slackbot.relay.controls import Caller, Controls, Permissions
 from slackbot.relay.ports import Profile
 from slackbot.relay.suggestions import Suggestions
+from slackbot.relay.watch import Watch
 from slackbot.store.models import ConversationState
 from slackbot.store.records import Conversation, Progress
 from tests.contract.amigo_spec import AmigoSpec, is_valid
@@ -329,6 +330,8 @@ class QuietSlack:
 
 
 class NoAmigoConversations:
+    watch = Watch()
+
     async def thread_link(self, thread: Any) -> str:
         return "https://fake.slack.test/archives/C/p1"
 
