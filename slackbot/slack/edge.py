@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from slackbot.slack.payloads import admission_problem, read_body
+from slackbot.slack.admission import admission_problem, read_body
 
 log = logging.getLogger("slackbot.edge")
 

@@ -6,12 +6,10 @@ ours) is refused with one WARNING line and never reaches the relay.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,14 +29,16 @@ _TS = r"^\d{1,12}\.\d{1,9}$"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class _Model(BaseModel):
+class SlackModel(BaseModel):
+    """A Slack payload as the app reads it: types strict, fields it does not use ignored."""
+
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
-M = TypeVar("M", bound=_Model)
+M = TypeVar("M", bound=SlackModel)
 
 
-class MessageEvent(_Model):
+class MessageEvent(SlackModel):
     type: Literal["message", "app_mention"]
     user: str = Field(pattern=_ID)
     channel: str = Field(pattern=_ID)
@@ -49,7 +49,7 @@ class MessageEvent(_Model):
     parent_user_id: str | None = None  # on thread replies: who began the thread
 
 
-class EventCallback(_Model):
+class EventCallback(SlackModel):
     type: Literal["event_callback"]
     team_id: str = Field(pattern=_ID)
     api_app_id: str | None = None
@@ -75,7 +75,7 @@ class Identity:
     app_id: str | None = None
 
 
-def _field_errors(exc: ValidationError) -> str:
+def field_errors(exc: ValidationError) -> str:
     return ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()}))
 
 
@@ -106,7 +106,7 @@ def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Re
     try:
         callback = EventCallback.model_validate(body)
     except ValidationError as exc:
-        return Refused(f"malformed event ({_field_errors(exc)})", warn=True)
+        return Refused(f"malformed event ({field_errors(exc)})", warn=True)
     if me.team_id is not None and callback.team_id != me.team_id:
         return Refused(f"event of another workspace ({callback.team_id})", warn=True)
     if me.app_id is not None and callback.api_app_id not in (None, me.app_id):
@@ -137,11 +137,11 @@ def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Re
 # -- slash commands and interactivity --------------------------------------------
 
 
-class _Ref(_Model):
+class _Ref(SlackModel):
     id: str = Field(pattern=_ID)
 
 
-class SlashCommand(_Model):
+class SlashCommand(SlackModel):
     user_id: str = Field(pattern=_ID)
     channel_id: str = Field(pattern=_ID)
     team_id: str = Field(pattern=_ID)
@@ -149,24 +149,24 @@ class SlashCommand(_Model):
     trigger_id: str | None = None
 
 
-class ClickedMessage(_Model):
+class ClickedMessage(SlackModel):
     ts: str = Field(pattern=_TS)
     thread_ts: str | None = Field(default=None, pattern=_TS)
     text: str = ""
     blocks: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class _Container(_Model):
+class _Container(SlackModel):
     channel_id: str | None = Field(default=None, pattern=_ID)
     message_ts: str | None = Field(default=None, pattern=_TS)
     thread_ts: str | None = Field(default=None, pattern=_TS)
 
 
-class _Option(_Model):
+class _Option(SlackModel):
     value: str
 
 
-class Action(_Model):
+class Action(SlackModel):
     action_id: str
     value: str | None = None
     selected_option: _Option | None = None
@@ -177,7 +177,7 @@ class Action(_Model):
         return self.selected_option.value if self.selected_option else self.value
 
 
-class BlockActions(_Model):
+class BlockActions(SlackModel):
     """A click on a button or menu in a message."""
 
     user: _Ref
@@ -207,7 +207,7 @@ class BlockActions(_Model):
         return self.container.thread_ts or message_thread or self.message_ts
 
 
-class MessageShortcut(_Model):
+class MessageShortcut(SlackModel):
     """A message shortcut, chosen from a message's ⋯ menu."""
 
     callback_id: str
@@ -223,7 +223,7 @@ class MessageShortcut(_Model):
         return (self.message.thread_ts if self.message else None) or self.message_ts
 
 
-class _SubmittedView(_Model):
+class _SubmittedView(SlackModel):
     callback_id: str
     private_metadata: str = ""
     state: dict[str, Any] = Field(default_factory=dict)
@@ -235,14 +235,14 @@ class _SubmittedView(_Model):
         return str(typed.get("value") or "")
 
 
-class ViewSubmission(_Model):
+class ViewSubmission(SlackModel):
     """A modal's Submit."""
 
     user: _Ref
     view: _SubmittedView
 
 
-class HomeOpened(_Model):
+class HomeOpened(SlackModel):
     """``app_home_opened``: someone opened a tab of the app (``messages``: its DM,
     ``home``: its Home tab)."""
 
@@ -251,12 +251,12 @@ class HomeOpened(_Model):
     tab: str
 
 
-class AssistantThread(_Model):
+class AssistantThread(SlackModel):
     channel_id: str
     thread_ts: str
 
 
-class ThreadStarted(_Model):
+class ThreadStarted(SlackModel):
     """``assistant_thread_started``: a thread began in the assistant view."""
 
     assistant_thread: AssistantThread
@@ -267,93 +267,5 @@ def parse(model: type[M], body: dict[str, Any], what: str) -> M | None:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        log.warning("%s not acted on: malformed (%s)", what, _field_errors(exc))
+        log.warning("%s not acted on: malformed (%s)", what, field_errors(exc))
         return None
-
-
-# -- the shapes the edge lets through to Bolt -------------------------------------
-
-
-class _Authorization(_Model):
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    user_id: str | None = None
-    is_enterprise_install: bool | None = None
-
-
-class _EventShape(_Model):
-    """The event fields Bolt's own middleware reads, with the types it expects."""
-
-    type: str
-    user: str | None = None
-    bot_id: str | None = None
-    subtype: str | None = None
-    channel: str | None = None
-    ts: str | None = None
-    thread_ts: str | None = None
-    text: str | None = None
-
-
-class EventEnvelope(_Model):
-    """What Bolt reads of an Events API request before any listener runs."""
-
-    type: Literal["event_callback"]
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    api_app_id: str | None = None
-    authorizations: list[_Authorization] | None = None
-    is_enterprise_install: bool | None = None
-    event: _EventShape
-
-
-class _UrlVerification(_Model):
-    type: Literal["url_verification"]
-    challenge: str
-
-
-class _Command(SlashCommand):
-    command: str
-
-
-_INTERACTIONS: dict[str, type[_Model]] = {
-    "block_actions": BlockActions,
-    "message_action": MessageShortcut,
-    "view_submission": ViewSubmission,
-}
-
-
-def read_body(raw: str, content_type: str) -> dict[str, Any]:
-    """The body as Bolt will read it (JSON, a form, or a form's JSON ``payload``);
-    raises ``ValueError`` when it cannot be read."""
-    if content_type == "application/json" or raw.startswith("{"):
-        body = json.loads(raw)
-    elif "payload" in raw:
-        body = json.loads(dict(parse_qsl(raw, keep_blank_values=True)).get("payload") or "{}")
-    else:
-        body = dict(parse_qsl(raw, keep_blank_values=True))
-    if not isinstance(body, dict):
-        raise ValueError("not an object")
-    return body
-
-
-def admission_problem(body: dict[str, Any]) -> str | None:
-    """Why Bolt should not see a (signed, readable) request, or None when it may."""
-    kind = body.get("type")
-    if "ssl_check" in body:
-        return None
-    model: type[_Model] | None
-    if kind == "event_callback":
-        model = EventEnvelope
-    elif kind == "url_verification":
-        model = _UrlVerification
-    elif "command" in body and kind is None:
-        model = _Command
-    else:
-        model = _INTERACTIONS.get(str(kind))
-    if model is None:
-        return f"a kind the app does not handle ({str(kind)[:40]})"
-    try:
-        model.model_validate(body)
-    except ValidationError as exc:
-        return f"malformed {kind or 'command'} ({_field_errors(exc)})"
-    return None
