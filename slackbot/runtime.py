@@ -20,6 +20,7 @@ from slackbot.relay.conversations import Conversations, Identities, IdentityConf
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.feedback import Votes
+from slackbot.relay.heard import Heard, HeardConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
@@ -121,13 +122,25 @@ class Runtime:
             extras=ReplyMenu(self.store, suggestions),
             meter=self.metrics,
         )
+        names = Names(self.port)
+        heard = Heard(
+            self.store,
+            self.port,
+            self.amigo,
+            names,
+            HeardConfig(
+                share=s.amigo_share_thread,
+                max_messages=s.amigo_share_thread_messages,
+                max_chars=s.amigo_share_thread_chars,
+            ),
+        )
         executor = TurnExecutor(
             store=self.store,
             amigo=self.amigo,
             slack=self.port,
             conversations=conversations,
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
-            names=Names(self.port),
+            names=names,
             prompts=self.prompts,
             replies=replies or self.writers,
             endings=endings,
@@ -140,6 +153,7 @@ class Runtime:
                 show_steps=s.amigo_show_agent_steps != StepsShown.OFF,
             ),
             meter=self.metrics,
+            heard=heard,
         )
         self.workers = ThreadWorkers(
             self.store,
@@ -151,7 +165,7 @@ class Runtime:
                 coalesce_replies=s.amigo_coalesce_replies,
             ),
         )
-        self.inbox = Inbox(self.store, self.port, self.workers)
+        self.inbox = Inbox(self.store, self.port, self.workers, heard)
         permissions = Permissions(self.port, s.admin_user_ids)
         self.controls = Controls(
             store=self.store,

@@ -28,12 +28,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackbot.relay.budgets import SlackBudgets
-from slackbot.relay.ports import Blocks, Profile
+from slackbot.relay.ports import Blocks, Profile, ThreadMessage
 from slackbot.slack.failures import failures
 from slackbot.slack.streams import NativeStream
 from slackbot.ui import prompts as ui_prompts
 
 log = logging.getLogger("slackbot.slack")
+
+REPLY_PAGES = 5
+PEOPLE = (None, "thread_broadcast", "file_share")
+"""Subtypes of the messages people write (others are joins, bots, edits and such)."""
 
 TOKEN_REFUSED = frozenset(
     {
@@ -286,6 +290,26 @@ class WebApiPort:
                     return str(block.get("text") or "")
             return str(message.get("text") or "")
         return None
+
+    async def thread_messages(
+        self, channel: str, thread_ts: str, before_ts: str, limit: int
+    ) -> list[ThreadMessage]:
+        found: list[ThreadMessage] = []
+        cursor = None
+        for _ in range(REPLY_PAGES):  # a thread longer than this keeps its oldest part
+            await self.budgets.acquire("conversations.replies", channel)
+            with failures("conversations.replies"):
+                response = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, latest=before_ts, limit=200, cursor=cursor
+                )
+            for m in response.get("messages") or []:
+                person = m.get("user") and not m.get("bot_id") and m.get("subtype") in PEOPLE
+                if person and m.get("text") and float(m["ts"]) < float(before_ts):
+                    found.append(ThreadMessage(str(m["ts"]), str(m["user"]), str(m["text"])))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+        return found[-limit:] if limit > 0 else []
 
     async def profile(self, user_id: str) -> Profile:
         cached = self._profiles.get(user_id)
