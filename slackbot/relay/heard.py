@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slackbot.amigo.errors import AmigoError
 from slackbot.relay.mentions import Names
@@ -22,6 +22,7 @@ from slackbot.store.repo import Conversation, Store, ThreadEvent, Turn
 
 log = logging.getLogger("slackbot.heard")
 
+FLOOR_MARGIN = timedelta(milliseconds=1)
 Event = tuple[str, datetime]
 """An external event as Amigo takes it: its text, and when it happened."""
 
@@ -36,8 +37,10 @@ class HeardConfig:
 
 
 def slack_time(ts: str) -> datetime:
-    """When a Slack message was posted, from its ts."""
-    return datetime.fromtimestamp(float(ts), UTC)
+    """When a Slack message was posted, from its ts (to the microsecond, as Slack has it)."""
+    seconds, _, fraction = ts.partition(".")
+    moment = datetime.fromtimestamp(int(seconds), UTC)
+    return moment.replace(microsecond=int((fraction + "000000")[:6]))
 
 
 def capped(events: Sequence[Event], max_messages: int, max_chars: int) -> list[Event]:
@@ -90,11 +93,10 @@ class Heard:
             return []
         first, last = turns[0], turns[-1]
         if first.kind == TurnKind.START:
+            # Until Amigo has the conversation: those kept already stay as they were.
+            await self._history(conversation, first, for_turn=first.ts if speaks else None)
             if not speaks:
-                await self._history(conversation, first, for_turn=None)
                 return []
-            if not await self._store.events_of_turn(conversation.id, first.ts, last.ts):
-                await self._history(conversation, first, for_turn=first.ts)
         kept = await self._store.events_of_turn(conversation.id, first.ts, last.ts)
         events: list[Event] = []
         for event in kept[-self.config.max_messages :]:
@@ -137,5 +139,6 @@ class Heard:
         except AmigoError as exc:
             log.warning("the time of the conversation's latest message is unknown: %s", exc)
             return stamped(events, now, now)
-        floor = max((m.created_at for m in page.messages), default=None)
-        return stamped(events, floor, now)
+        latest = max((m.created_at for m in page.messages), default=None)
+        # A millisecond more, in case Amigo shows its times rounded down.
+        return stamped(events, latest + FLOOR_MARGIN if latest else None, now)

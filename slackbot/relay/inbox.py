@@ -203,14 +203,23 @@ class Inbox:
     async def resolve_held(self, thread: ThreadKey, *, root_seen: bool = False) -> None:
         """Decide the held replies of ``thread`` once its root's fate is known: the
         owner's go to the conversation, others get the not-owner hint; with no
-        conversation (``root_seen``: the root started none) they are let go."""
+        conversation (``root_seen``: the root started none) they are let go. Replies
+        older than a mention that started the conversation inside the thread are the
+        thread's history: they go with that start (when shared), not after it."""
         held = await self._store.held_turns(thread)
         if not held:
             return
         conversation = await self._store.latest_conversation(thread)
         if conversation is None and not root_seen:
             return  # the root's fate is not known yet
+        start = await self._store.start_turn(conversation.id) if conversation else None
         for turn in held:
+            if conversation is not None and start is not None and turn.ts < start.ts:
+                if self._heard is not None:
+                    event = ThreadEvent(turn.ts, turn.user_id, turn.text)
+                    await self._heard.share(conversation, event)
+                await self._store.drop_turn(turn.id)
+                continue
             message = IncomingMessage(
                 turn.team_id,
                 turn.channel_id,
