@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from slackbot.store.base import StoreBase
 from slackbot.store.models import ConversationRow, ThreadEventRow, utcnow
@@ -74,24 +74,23 @@ class ThreadEvents(StoreBase):
     ) -> list[ThreadEvent]:
         """The events that go with the turn of the owner's message ``turn_ts``, oldest
         first. Those of the conversation that no turn has yet and are older than
-        ``before_ts`` (the turn's last message) become the turn's first, in the same
-        transaction: a turn sent again gets the same ones, plus any that came late."""
-        of_turn = (ThreadEventRow.conversation_id == conversation_id,)
-        async with self._writing() as session:
-            await session.execute(
-                update(ThreadEventRow)
-                .where(*of_turn, ThreadEventRow.turn_ts.is_(None), ThreadEventRow.ts < before_ts)
-                .values(turn_ts=turn_ts)
+        ``before_ts`` (the turn's last message) become the turn's, in the same statement:
+        a turn sent again gets the same ones, plus any that came late, and no other turn
+        gets them."""
+        takes = and_(ThreadEventRow.turn_ts.is_(None), ThreadEventRow.ts < before_ts)
+        statement = (
+            update(ThreadEventRow)
+            .where(
+                ThreadEventRow.conversation_id == conversation_id,
+                or_(takes, ThreadEventRow.turn_ts == turn_ts),
             )
-            rows = (
-                await session.scalars(
-                    select(ThreadEventRow)
-                    .where(*of_turn, ThreadEventRow.turn_ts == turn_ts)
-                    .order_by(ThreadEventRow.ts, ThreadEventRow.id)
-                )
-            ).all()
+            .values(turn_ts=turn_ts)
+            .returning(ThreadEventRow.ts, ThreadEventRow.user_id, ThreadEventRow.text)
+        )
+        async with self._writing() as session:
+            rows = (await session.execute(statement)).all()
             await session.commit()
-        return [ThreadEvent(row.ts, row.user_id, row.text) for row in rows]
+        return sorted((ThreadEvent(*row) for row in rows), key=lambda event: event.ts)
 
     async def first_conversation_of_thread(self, conversation_id: int) -> bool:
         """Whether no conversation lived in this one's thread before it."""
