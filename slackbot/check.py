@@ -32,7 +32,7 @@ async def check(settings: Settings) -> list[tuple[bool, str]]:
 
     from slackbot.amigo.client import AmigoClient
     from slackbot.amigo.errors import AmigoError, AmigoTransportError
-    from slackbot.slack.web_port import web_client
+    from slackbot.slack.web_client import web_client
 
     results: list[tuple[bool, str]] = []
     api = settings.slack_api_url

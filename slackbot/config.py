@@ -192,6 +192,17 @@ class Settings(DatabaseSettings):
         description="what people see of the agent's work while it answers: off, status, "
         "or tasks (tool calls as task updates in native streams)",
     )
+    amigo_share_thread: bool = Field(
+        default=True,
+        description="on or off: others' messages in a conversation's thread (and a thread's "
+        "earlier messages when someone mentions the app in it) reach the agent as context",
+    )
+    amigo_share_thread_messages: int = Field(
+        default=20, ge=1, le=100, description="at most this many of them go with one turn"
+    )
+    amigo_share_thread_chars: int = Field(
+        default=4000, ge=100, description="at most this many characters of them per turn"
+    )
     amigo_coalesce_replies: bool = Field(
         default=True,
         description="send replies that arrive while the agent answers as one message",

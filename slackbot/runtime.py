@@ -21,6 +21,7 @@ from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.feedback import Votes
 from slackbot.relay.health import HealthCheck
+from slackbot.relay.heard import Heard, HeardConfig
 from slackbot.relay.home import Home, HomeConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
@@ -38,7 +39,8 @@ from slackbot.relay.worker import ThreadWorkers, WorkerConfig
 from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
 from slackbot.slack.payloads import Identity
-from slackbot.slack.web_port import TOKEN_REFUSED, WebApiPort, web_client
+from slackbot.slack.web_client import TOKEN_REFUSED, web_client
+from slackbot.slack.web_port import WebApiPort
 from slackbot.store.db import create_engine
 from slackbot.store.repo import Store
 
@@ -125,13 +127,25 @@ class Runtime:
             extras=ReplyMenu(self.store, suggestions),
             meter=self.metrics,
         )
+        names = Names(self.port)
+        heard = Heard(
+            self.store,
+            self.port,
+            self.amigo,
+            names,
+            HeardConfig(
+                share=s.amigo_share_thread,
+                max_messages=s.amigo_share_thread_messages,
+                max_chars=s.amigo_share_thread_chars,
+            ),
+        )
         executor = TurnExecutor(
             store=self.store,
             amigo=self.amigo,
             slack=self.port,
             conversations=conversations,
             starts=Starts(self.store, identities, conversations, s.amigo_service_id),
-            names=Names(self.port),
+            names=names,
             prompts=self.prompts,
             replies=replies or self.writers,
             endings=endings,
@@ -144,6 +158,7 @@ class Runtime:
                 show_steps=s.amigo_show_agent_steps != StepsShown.OFF,
             ),
             meter=self.metrics,
+            heard=heard,
         )
         self.workers = ThreadWorkers(
             self.store,
@@ -155,7 +170,7 @@ class Runtime:
                 coalesce_replies=s.amigo_coalesce_replies,
             ),
         )
-        self.inbox = Inbox(self.store, self.port, self.workers)
+        self.inbox = Inbox(self.store, self.port, self.workers, heard)
         permissions = Permissions(self.port, s.admin_user_ids)
         self.controls = Controls(
             store=self.store,

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from slackbot.amigo.errors import AmigoBadRequest, AmigoError, AmigoStreamCut
 from slackbot.amigo.events import (
-    AmigoEvent,
     ConversationCreated,
     CurrentAgentAction,
     ErrorEvent,
@@ -22,7 +21,9 @@ from slackbot.amigo.events import (
     NewMessage,
 )
 from slackbot.relay.conversations import Conversations
+from slackbot.relay.heard import Event, Heard
 from slackbot.relay.mentions import Names
+from slackbot.relay.openings import Openings
 from slackbot.relay.outcomes import Context, Effect, outcome_of
 from slackbot.relay.ports import (
     AmigoPort,
@@ -102,6 +103,7 @@ class TurnExecutor:
         reconciler: Reconciler,
         config: ExecutorConfig,
         meter: Meter | None = None,
+        heard: Heard | None = None,
     ) -> None:
         self._store = store
         self._amigo = amigo
@@ -115,6 +117,8 @@ class TurnExecutor:
         self._reconciler = reconciler
         self._config = config
         self._meter = meter or NoMeter()
+        self._heard = heard
+        self._openings = Openings(amigo, heard, config.service_id, config.version_set)
 
     async def run(self, batch: Batch, conversation: Conversation) -> TurnState:
         """Send one turn (or several replies joined as one) and see its reply through."""
@@ -214,6 +218,10 @@ class TurnExecutor:
             return _Ended(TurnState.FAILED, messages.MESSAGE_EMPTY, retry=False)
         if turn.kind == TurnKind.START and self._prompts is not None and turn.attempt == 0:
             await self._prompts.title(turn.channel_id, turn.thread_ts, turn.text)
+        # The thread's events are fixed with the text: a retry sends the same ones.
+        speaks = bool(turn.text.strip())
+        heard = self._heard
+        events = await heard.events_for(batch.turns, conversation, speaks=speaks) if heard else []
         ready = turn.kind == TurnKind.REPLY
         resolved = False
         waits = 0
@@ -224,7 +232,7 @@ class TurnExecutor:
                     if isinstance(prepared, str):
                         return _Ended(TurnState.FAILED, prepared)
                     conversation, ready = prepared, True
-                return await self._send(conversation, turn, reply, batch)
+                return await self._send(conversation, turn, reply, batch, events)
             except AmigoBadRequest as exc:
                 # Amigo refused to create: most likely the user has an unfinished
                 # conversation this app does not know. Resolve it once, then go again.
@@ -252,27 +260,18 @@ class TurnExecutor:
         except StartPostponed as exc:
             raise _ComeBack(None, messages.REPLY_FAILED_START, exc) from exc
 
-    def _open_stream(self, conversation: Conversation, turn: Turn) -> AsyncIterator[AmigoEvent]:
-        assert conversation.amigo_user_id is not None
-        if turn.kind == TurnKind.START:
-            return self._amigo.create_conversation(
-                conversation.amigo_user_id,
-                service_id=self._config.service_id,
-                version_set=self._config.version_set,
-                initial_message=turn.text or None,
-            )
-        assert conversation.amigo_conversation_id is not None
-        return self._amigo.interact(
-            conversation.amigo_user_id, conversation.amigo_conversation_id, turn.text
-        )
-
     async def _send(
-        self, conversation: Conversation, turn: Turn, reply: ReplySink, batch: Batch
+        self,
+        conversation: Conversation,
+        turn: Turn,
+        reply: ReplySink,
+        batch: Batch,
+        events: list[Event],
     ) -> _Ended:
         started = False
         starting = turn.kind == TurnKind.START
         try:
-            async for event in self._open_stream(conversation, turn):
+            async for event in self._openings.open(conversation, turn, events):
                 started = True
                 if isinstance(event, ConversationCreated):
                     await self._store.activate_conversation(

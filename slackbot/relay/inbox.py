@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from slackbot.relay.heard import Heard
 from slackbot.relay.ports import SlackPort
 from slackbot.store.models import ConversationState
-from slackbot.store.repo import Conversation, IncomingMessage, Store, ThreadKey
+from slackbot.store.repo import Conversation, IncomingMessage, Store, ThreadEvent, ThreadKey
 from slackbot.ui import messages
 
 __all__ = ["Inbox", "IncomingMessage", "Recorded", "Routed"]
@@ -64,8 +65,11 @@ class _Turnstile:
 
 
 class Inbox:
-    def __init__(self, store: Store, slack: SlackPort, workers: Kicker) -> None:
+    def __init__(
+        self, store: Store, slack: SlackPort, workers: Kicker, heard: Heard | None = None
+    ) -> None:
         self._store = store
+        self._heard = heard
         self._slack = slack
         self._workers = workers
         self._order: dict[ThreadKey, _Turnstile] = {}
@@ -163,11 +167,15 @@ class Inbox:
         return Routed.QUEUED
 
     async def _not_owner(self, message: IncomingMessage, conversation: Conversation) -> Routed:
+        """Another person's message in the thread: kept for the owner's next turn (when
+        the thread is shared with the agent), and a hint, once per person and thread."""
+        event = ThreadEvent(message.ts, message.user_id, message.text)
+        shared = self._heard is not None and await self._heard.share(conversation, event)
         if await self._store.claim_hint(message.thread, message.user_id, "not-owner"):
             await self._slack.post_ephemeral(
                 message.channel_id,
                 message.user_id,
-                messages.not_owner_hint(conversation.owner_user_id),
+                messages.not_owner_hint(conversation.owner_user_id, shared=shared),
                 message.thread.thread_ts,
             )
         return Routed.NOT_OWNER
@@ -195,21 +203,30 @@ class Inbox:
     async def resolve_held(self, thread: ThreadKey, *, root_seen: bool = False) -> None:
         """Decide the held replies of ``thread`` once its root's fate is known: the
         owner's go to the conversation, others get the not-owner hint; with no
-        conversation (``root_seen``: the root started none) they are let go."""
+        conversation (``root_seen``: the root started none) they are let go. Replies
+        older than a mention that started the conversation inside the thread are the
+        thread's history: they go with that start (when shared), not after it."""
         held = await self._store.held_turns(thread)
         if not held:
             return
         conversation = await self._store.latest_conversation(thread)
         if conversation is None and not root_seen:
             return  # the root's fate is not known yet
+        start = await self._store.start_turn(conversation.id) if conversation else None
         for turn in held:
+            if conversation is not None and start is not None and turn.ts < start.ts:
+                if self._heard is not None:
+                    event = ThreadEvent(turn.ts, turn.user_id, turn.text)
+                    await self._heard.share(conversation, event)
+                await self._store.drop_turn(turn.id)
+                continue
             message = IncomingMessage(
                 turn.team_id,
                 turn.channel_id,
                 turn.user_id,
                 turn.ts,
                 turn.thread_ts,
-                "",
+                turn.text,
                 False,
                 False,
             )
@@ -217,8 +234,8 @@ class Inbox:
                 if turn.user_id == conversation.owner_user_id:
                     await self._store.attach_turn(turn.id, conversation.id)
                     continue
+                await self._not_owner(message, conversation)  # kept before the row goes
                 await self._store.drop_turn(turn.id)
-                await self._not_owner(message, conversation)
                 continue
             await self._store.drop_turn(turn.id)
             await self._outside_conversation(message, conversation)

@@ -48,18 +48,27 @@ class Names:
 
         async def name(user_id: str) -> str | None:
             nonlocal left
-            if user_id in self._names:
-                return self._names[user_id]
-            if user_id in self._failed or left <= 0 or not self._budget.try_take():
-                return None
+            if user_id in self._names or user_id in self._failed or left <= 0:
+                return self._names.get(user_id)
             left -= 1
-            try:
-                found = (await self._slack.profile(user_id)).display_name
-            except Exception:
-                log.warning("could not look up Slack user %s", user_id)
-                self._failed[user_id] = True
-                return None
-            self._names[user_id] = found
-            return found
+            return await self._name(user_id)
 
         return await slack_to_plain(text, name)
+
+    async def author(self, user_id: str) -> str:
+        """Who wrote a message, by display name (their user id when it cannot be had)."""
+        return await self._name(user_id) or user_id
+
+    async def _name(self, user_id: str) -> str | None:
+        if user_id in self._names:
+            return self._names[user_id]
+        if user_id in self._failed or not self._budget.try_take():
+            return None
+        try:
+            found = (await self._slack.profile(user_id)).display_name
+        except Exception:
+            log.warning("could not look up Slack user %s", user_id)
+            self._failed[user_id] = True
+            return None
+        self._names[user_id] = found
+        return found

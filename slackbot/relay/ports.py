@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from slackbot.amigo.events import AmigoEvent
@@ -25,6 +26,7 @@ __all__ = [
     "SlackPort",
     "SlackRefused",
     "SlackUnreachable",
+    "ThreadMessage",
 ]
 
 
@@ -52,6 +54,15 @@ class Profile:
     email: str | None
     is_admin: bool = False
     is_owner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """A person's message in a thread, as ``conversations.replies`` lists it."""
+
+    ts: str
+    user_id: str
+    text: str
 
 
 class ReplyStream(Protocol):
@@ -162,6 +173,13 @@ class SlackPort(Protocol):
         """The visible text of one message in a thread, or None if it is gone."""
         ...
 
+    async def thread_messages(
+        self, channel: str, thread_ts: str, before_ts: str, limit: int
+    ) -> list[ThreadMessage]:
+        """People's messages in a thread older than ``before_ts``, oldest first: the
+        newest ``limit`` of them (apps' and bots' messages left out)."""
+        ...
+
     async def profile(self, user_id: str) -> Profile: ...
 
     async def direct_message(self, user: str, text: str) -> str:
@@ -182,8 +200,16 @@ class AmigoPort(Protocol):
     ) -> AsyncIterator[AmigoEvent]: ...
 
     def interact(
-        self, as_user: str, conversation_id: str, text: str
-    ) -> AsyncIterator[AmigoEvent]: ...
+        self,
+        as_user: str,
+        conversation_id: str,
+        text: str,
+        *,
+        external_events: Sequence[tuple[str, datetime]] = (),
+    ) -> AsyncIterator[AmigoEvent]:
+        """``external_events``: (message, when) pairs, oldest first, that Amigo inserts
+        before the user message."""
+        ...
 
     async def finish_conversation(self, as_user: str, conversation_id: str) -> None: ...
 

@@ -10,7 +10,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from slackbot.slack.web_port import TOKEN_REFUSED
+from slackbot.slack.web_client import TOKEN_REFUSED
 
 log = logging.getLogger("slackbot.socket_mode")
 

@@ -223,3 +223,31 @@ class HintRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ThreadEventRow(Base):
+    """A message of a conversation's thread that is not the owner's (or one the thread
+    had before the conversation), saved to reach Amigo as an external event.
+
+    Unique by (team, channel, ts), like the message it copies. ``turn_ts`` names the
+    owner's message it goes to Amigo with: set once, when that turn's text is fixed, so
+    a turn sent again carries the same events and no other turn carries them.
+    """
+
+    __tablename__ = "thread_events"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts", name="uq_thread_events_message"),
+        Index("ix_thread_events_turn", "conversation_id", "turn_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    """In Slack's markup, as it came; made plain when it is sent."""
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    turn_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

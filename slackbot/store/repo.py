@@ -12,6 +12,7 @@ from sqlalchemy import update
 from slackbot.store.claims import Claims
 from slackbot.store.conversations import Conversations
 from slackbot.store.db import explain_failure
+from slackbot.store.events import ThreadEvent, ThreadEvents
 from slackbot.store.feedback import Feedback
 from slackbot.store.inbound import Inbound
 from slackbot.store.leases import Leases
@@ -32,12 +33,13 @@ __all__ = [
     "Progress",
     "Queue",
     "Store",
+    "ThreadEvent",
     "ThreadKey",
     "Turn",
 ]
 
 
-class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback):
+class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents):
     """One object for the whole store; its parts live in the modules named above."""
 
     async def writable(self) -> str | None:

@@ -114,10 +114,12 @@ def thread_finished_hint() -> str:
     )
 
 
-def not_owner_hint(owner_user_id: str) -> str:
+def not_owner_hint(owner_user_id: str, *, shared: bool = False) -> str:
+    heard = "Your messages here are shared with the agent, but only" if shared else "Only"
+    goes = "get answers" if shared else "go to Amigo"
     return (
-        f"Only <@{owner_user_id}>'s replies in this thread go to Amigo, because they "
-        "started the conversation. Mention me in a new message to start your own."
+        f"{heard} <@{owner_user_id}>'s replies in this thread {goes}, because they started "
+        "the conversation. Mention me in a new message to start your own."
     )
 
 
@@ -234,8 +236,6 @@ def finished_by(user_id: str) -> str:
         "Mention me in a new message to start another."
     )
 
-
-# Tags and status.
 
 NO_TAGS = "The conversation has no tags."
 

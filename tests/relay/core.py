@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,11 @@ from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, TurnExecutor
+from slackbot.relay.heard import Heard, HeardConfig
 from slackbot.relay.inbox import Inbox, IncomingMessage, Recorded, Routed
 from slackbot.relay.mentions import Names
 from slackbot.relay.options import ActivePolicy, SuggestionsMode
-from slackbot.relay.ports import Blocks, NoMeter, Profile, SlackRefused
+from slackbot.relay.ports import Blocks, NoMeter, Profile, SlackRefused, ThreadMessage
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.replies import Replies
@@ -177,6 +179,8 @@ class MemorySlack:
         self.titles: list[tuple[str, str]] = []
         self.tasks: list[Task] = []
         """Task updates streamed, in order."""
+        self.human: dict[str, list[ThreadMessage]] = {}
+        """Thread ts -> people's messages there that Slack knows (``conversations.replies``)."""
 
     async def post_message(
         self,
@@ -258,6 +262,14 @@ class MemorySlack:
         message = self.messages.get(ts)
         return None if message is None else message.body
 
+    async def thread_messages(
+        self, channel: str, thread_ts: str, before_ts: str, limit: int
+    ) -> list[ThreadMessage]:
+        if error := self.refuse.get("conversations.replies"):
+            raise SlackRefused("conversations.replies", error)
+        older = [m for m in self.human.get(thread_ts, []) if float(m.ts) < float(before_ts)]
+        return older[-limit:]
+
     async def profile(self, user_id: str) -> Profile:
         self.lookups.append(user_id)
         return Profile(user_id, "First", user_id, f"Person {user_id}", None, user_id in self.admins)
@@ -283,6 +295,7 @@ class Call:
     as_user: str
     conversation_id: str | None = None
     text: str | None = None
+    events: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 class MemoryAmigo:
@@ -355,8 +368,15 @@ class MemoryAmigo:
         created: list[Step] = [ConversationCreated(conversation_id=self._id("conversation"))]
         return self._stream(created + steps, None, initial_message)
 
-    def interact(self, as_user: str, conversation_id: str, text: str) -> AsyncIterator[AmigoEvent]:
-        self.calls.append(Call("interact", as_user, conversation_id, text))
+    def interact(
+        self,
+        as_user: str,
+        conversation_id: str,
+        text: str,
+        *,
+        external_events: Sequence[tuple[str, datetime]] = (),
+    ) -> AsyncIterator[AmigoEvent]:
+        self.calls.append(Call("interact", as_user, conversation_id, text, list(external_events)))
         steps = self.scripts.popleft() if self.scripts else self._echo(text)
         return self._stream(steps, conversation_id, text)
 
@@ -508,6 +528,7 @@ async def build_core(
     store: Store | None = None,
     slack: MemorySlack | None = None,
     amigo: MemoryAmigo | None = None,
+    heard: HeardConfig | None = None,
 ) -> Core:
     """The relay as the runtime builds it (``store``/``slack``/``amigo`` shared to make a
     second process on the same database)."""
@@ -531,22 +552,25 @@ async def build_core(
         extras=ReplyMenu(store, offered),
         meter=NoMeter(),
     )
+    names = Names(slack)
+    shared = Heard(store, slack, amigo, names, heard or HeardConfig())
     executor = TurnExecutor(
         store=store,
         amigo=amigo,
         slack=slack,
         conversations=conversations,
         starts=Starts(store, identities, conversations, SERVICE),
-        names=Names(slack),
+        names=names,
         replies=lambda channel, thread_ts, reply_ts, user, team: EditingReply(
             slack, channel, thread_ts, min_interval=0, reply_ts=reply_ts
         ),
         endings=endings,
         reconciler=Reconciler(store, amigo, SERVICE),
         config=ExecutorConfig(SERVICE, retry_attempts=retry_attempts, retry_max_wait=0.0),
+        heard=shared,
     )
     workers = ThreadWorkers(store, executor, tasks, WorkerConfig(holder, lease_seconds, coalesce))
-    inbox = Inbox(store, slack, workers)
+    inbox = Inbox(store, slack, workers, shared)
     permissions = Permissions(slack, frozenset({ADMIN}))
     controls = Controls(
         store=store,

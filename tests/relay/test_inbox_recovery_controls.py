@@ -8,6 +8,7 @@ from slackbot.amigo.errors import AmigoConflict
 from slackbot.amigo.events import ErrorEvent, NewMessage
 from slackbot.relay.commands import Finish, SetTags, Suggest
 from slackbot.relay.controls import Caller
+from slackbot.relay.heard import HeardConfig
 from slackbot.relay.inbox import IncomingMessage, Recorded, Routed
 from slackbot.store.models import TurnState
 from slackbot.store.records import Turn
@@ -45,8 +46,10 @@ async def test_a_message_delivered_twice_is_claimed_once(make_core: MakeCore) ->
     ]
 
 
-async def test_someone_elses_replies_get_one_hint_and_reach_nobody(make_core: MakeCore) -> None:
-    core = await make_core()
+async def test_someone_elses_replies_get_one_hint_and_reach_nobody_when_not_shared(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core(heard=HeardConfig(share=False))
     root, _ = await core.say("hello")
     await core.settle()
     for text in ("me too", "and again"):
@@ -54,6 +57,9 @@ async def test_someone_elses_replies_get_one_hint_and_reach_nobody(make_core: Ma
         assert routed == Routed.NOT_OWNER
     assert core.slack.told(OTHER) == [messages.not_owner_hint(OWNER)]
     assert core.amigo.named("interact") == []
+    await core.say("next", thread_ts=root)
+    await core.settle()
+    assert [(c.text, c.events) for c in core.amigo.named("interact")] == [("next", [])]
 
 
 async def test_a_reply_that_overtakes_its_mention_keeps_its_place(make_core: MakeCore) -> None:
@@ -70,7 +76,7 @@ async def test_a_reply_that_overtakes_its_mention_keeps_its_place(make_core: Mak
         "first",
         "second",
     ]
-    assert core.slack.told(OTHER) == [messages.not_owner_hint(OWNER)]
+    assert core.slack.told(OTHER) == [messages.not_owner_hint(OWNER, shared=True)]
 
 
 async def test_held_replies_whose_root_starts_nothing_are_let_go(make_core: MakeCore) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from slackbot.relay.controls import Permissions
 from slackbot.sandbox.slack_fake import FakeSlack
-from slackbot.slack.web_port import PROFILE_CACHE_SECONDS, WebApiPort, web_client
+from slackbot.slack.web_client import web_client
+from slackbot.slack.web_port import PROFILE_CACHE_SECONDS, WebApiPort
 from slackbot.store.models import ConversationState
 from slackbot.store.records import Conversation
 

@@ -1,0 +1,116 @@
+"""slack_sdk's Web API client as the app uses it: one connection pool, retry handlers
+that tell the budgets about a 429, and every call observed for the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+    }
+)
+"""Slack errors that no retry cures: the token itself is wrong."""
+
+
+class SharedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, which also tells the app that a method was limited.
+
+    The stock handler only makes the one request wait; the edit budget must pause
+    every reply of the workspace, so it needs to hear about each 429.
+    """
+
+    def __init__(
+        self, on_rate_limited: Callable[[str, float], None] | None, max_retry_count: int = 5
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._on_rate_limited = on_rate_limited
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is not None and self._on_rate_limited is not None:
+            values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after")
+            try:
+                seconds = float(values[0]) if values else 1.0
+            except ValueError:
+                seconds = 1.0
+            method = request.url.rstrip("/").rsplit("/", 1)[-1]
+            self._on_rate_limited(method, seconds)
+        await super().prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class ObservedWebClient(AsyncWebClient):
+    """slack_sdk's client, telling ``observe`` (method, "ok" or Slack's error) about every
+    call: one place, since every method goes through :meth:`api_call`."""
+
+    def __init__(self, *, observe: Callable[[str, str], None] | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._observe = observe
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        if self.session is None or self.session.closed:
+            # Without a session slack_sdk opens one for each call and closes it after: a
+            # new connection to Slack every time. One kept for the client's life reuses them.
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        if self._observe is None:
+            return await super().api_call(api_method, **kwargs)
+        try:
+            response = await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self._observe(api_method, str(exc.response.get("error") or "error"))
+            raise
+        except Exception:
+            self._observe(api_method, "no_answer")
+            raise
+        self._observe(api_method, "ok")
+        return response
+
+    async def aclose(self) -> None:
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+
+
+def web_client(
+    token: str,
+    base_url: str,
+    on_rate_limited: Callable[[str, float], None] | None = None,
+    observe: Callable[[str, str], None] | None = None,
+) -> AsyncWebClient:
+    client = ObservedWebClient(token=token, base_url=base_url, timeout=30, observe=observe)
+    client.retry_handlers.extend(
+        [
+            SharedRateLimitHandler(on_rate_limited),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    # The default list already holds a connection-error handler; keep exactly one.
+    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncConnectionErrorRetryHandler())
+    return client
