@@ -36,6 +36,27 @@ def work() -> ColumnElement[bool]:
     )
 
 
+def _voice_after(row: TurnRow) -> dict[str, Any]:
+    """The queued voice reply that sends ``row``'s recording after its text."""
+    now = utcnow()
+    return {
+        "team_id": row.team_id,
+        "channel_id": row.channel_id,
+        "thread_ts": row.thread_ts,
+        "ts": row.ts,
+        "user_id": row.user_id,
+        "text": "",
+        "kind": TurnKind.REPLY,
+        "conversation_id": row.conversation_id,
+        "state": TurnState.QUEUED,
+        "attempt": row.attempt + 1,
+        "shown": True,
+        "attachment": row.attachment,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class Turns(StoreBase):
     async def turn(self, turn_id: int) -> Turn | None:
         rows = await self._scalars(select(TurnRow).where(TurnRow.id == turn_id))
@@ -141,17 +162,43 @@ class Turns(StoreBase):
         )
 
     async def answer(self, turn_ids: Sequence[int], interaction_id: str, reply_text: str) -> None:
-        """Amigo answered these turns (one interaction): save the reply before Slack sees it."""
-        await self._write(
-            update(TurnRow)
-            .where(TurnRow.id.in_(list(turn_ids)))
-            .values(
-                state=TurnState.DONE,
-                interaction_id=interaction_id,
-                reply_text=reply_text,
-                shown=False,
+        """Amigo answered these turns (one interaction): save the reply before Slack sees it.
+
+        A message that shared a recording but went as text first (a start, or a clip
+        with typed words) queues its recording, in the same transaction, as the next
+        attempt of a reply: the voice turn that follows this answer.
+        """
+        ids = list(turn_ids)
+        async with self._writing() as session:
+            owed = (
+                await session.scalars(
+                    select(TurnRow).where(
+                        TurnRow.id.in_(ids),
+                        TurnRow.state != TurnState.DONE,
+                        TurnRow.attachment.is_not(None),
+                        or_(TurnRow.kind == TurnKind.START, func.trim(TurnRow.text) != ""),
+                    )
+                )
+            ).all()
+            await session.execute(
+                update(TurnRow)
+                .where(TurnRow.id.in_(ids))
+                .values(
+                    state=TurnState.DONE,
+                    interaction_id=interaction_id,
+                    reply_text=reply_text,
+                    shown=False,
+                )
             )
-        )
+            for row in owed:
+                await session.execute(
+                    self._insert_or(TurnRow)
+                    .values(_voice_after(row))
+                    .on_conflict_do_nothing(
+                        index_elements=["team_id", "channel_id", "ts", "attempt"]
+                    )
+                )
+            await session.commit()
 
     async def mark_shown(self, turn_ids: Sequence[int], reply_ts: str | None = None) -> None:
         values: dict[str, Any] = {"shown": True}
