@@ -355,7 +355,9 @@ class MemoryAmigo:
         created: list[Step] = [ConversationCreated(conversation_id=self._id("conversation"))]
         return self._stream(created + steps, None, initial_message)
 
-    def interact(self, as_user: str, conversation_id: str, text: str) -> AsyncIterator[AmigoEvent]:
+    def interact(
+        self, as_user: str, conversation_id: str, text: str = "", *, audio: bytes | None = None
+    ) -> AsyncIterator[AmigoEvent]:
         self.calls.append(Call("interact", as_user, conversation_id, text))
         steps = self.scripts.popleft() if self.scripts else self._echo(text)
         return self._stream(steps, conversation_id, text)
