@@ -155,6 +155,15 @@ class Settings(DatabaseSettings):
     amigo_starters_cache_seconds: float = Field(
         default=600.0, ge=0, description="how long Amigo's suggested prompts are kept"
     )
+    amigo_voice: bool = Field(
+        default=True, description="on or off: the owner's audio clips go to the agent as voice"
+    )
+    amigo_voice_max_mb: float = Field(
+        default=20.0, gt=0, le=100, description="the largest audio file sent to the agent, in MB"
+    )
+    amigo_voice_max_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="the longest recording sent to the agent"
+    )
     amigo_retry_attempts: int = Field(
         default=3, ge=0, le=10, description="retries after an Amigo 429 or 503"
     )
