@@ -77,6 +77,12 @@ def is_voice(turn: Turn) -> bool:
     return turn.attachment is not None and turn.kind == TurnKind.REPLY and not turn.text.strip()
 
 
+def voice_follows(turn: Turn) -> bool:
+    """Whether the turn's message shared a recording that goes after it (the turn sends
+    its typed words, or starts the conversation), as its own voice turn."""
+    return turn.attachment is not None and not is_voice(turn)
+
+
 async def recording(voice: Voice | None, turn: Turn) -> bytes | Refusal:
     """A voice turn's recording as MP3, or why it is not sent (``voice`` None: off)."""
     return await voice.recording(turn) if voice is not None else Refusal(notices.VOICE_OFF)

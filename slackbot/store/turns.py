@@ -36,22 +36,23 @@ def work() -> ColumnElement[bool]:
     )
 
 
-def _voice_after(row: TurnRow) -> dict[str, Any]:
-    """The queued voice reply that sends ``row``'s recording after its text."""
+def _voice_after(turn: Turn) -> dict[str, Any]:
+    """The queued voice reply that sends ``turn``'s recording after its text."""
+    assert turn.attachment is not None
     now = utcnow()
     return {
-        "team_id": row.team_id,
-        "channel_id": row.channel_id,
-        "thread_ts": row.thread_ts,
-        "ts": row.ts,
-        "user_id": row.user_id,
+        "team_id": turn.team_id,
+        "channel_id": turn.channel_id,
+        "thread_ts": turn.thread_ts,
+        "ts": turn.ts,
+        "user_id": turn.user_id,
         "text": "",
         "kind": TurnKind.REPLY,
-        "conversation_id": row.conversation_id,
+        "conversation_id": turn.conversation_id,
         "state": TurnState.QUEUED,
-        "attempt": row.attempt + 1,
+        "attempt": turn.attempt + 1,
         "shown": True,
-        "attachment": row.attachment,
+        "attachment": turn.attachment.dumps(),
         "created_at": now,
         "updated_at": now,
     }
@@ -161,44 +162,39 @@ class Turns(StoreBase):
             .values(reply_ts=reply_ts)
         )
 
-    async def answer(self, turn_ids: Sequence[int], interaction_id: str, reply_text: str) -> None:
+    async def answer(
+        self,
+        turn_ids: Sequence[int],
+        interaction_id: str,
+        reply_text: str,
+        *,
+        voice_after: Sequence[Turn] = (),
+    ) -> None:
         """Amigo answered these turns (one interaction): save the reply before Slack sees it.
 
-        A message that shared a recording but went as text first (a start, or a clip
-        with typed words) queues its recording, in the same transaction, as the next
-        attempt of a reply: the voice turn that follows this answer.
+        ``voice_after``: turns among them whose message also shared a recording that has
+        not gone yet (a start, or a clip posted with typed words); in the same transaction,
+        each recording is queued as its message's next attempt, a voice reply (once:
+        saying it again queues nothing more).
         """
-        ids = list(turn_ids)
-        async with self._writing() as session:
-            owed = (
-                await session.scalars(
-                    select(TurnRow).where(
-                        TurnRow.id.in_(ids),
-                        TurnRow.state != TurnState.DONE,
-                        TurnRow.attachment.is_not(None),
-                        or_(TurnRow.kind == TurnKind.START, func.trim(TurnRow.text) != ""),
-                    )
-                )
-            ).all()
-            await session.execute(
-                update(TurnRow)
-                .where(TurnRow.id.in_(ids))
-                .values(
-                    state=TurnState.DONE,
-                    interaction_id=interaction_id,
-                    reply_text=reply_text,
-                    shown=False,
-                )
+        answered = (
+            update(TurnRow)
+            .where(TurnRow.id.in_(list(turn_ids)))
+            .values(
+                state=TurnState.DONE,
+                interaction_id=interaction_id,
+                reply_text=reply_text,
+                shown=False,
             )
-            for row in owed:
-                await session.execute(
-                    self._insert_or(TurnRow)
-                    .values(_voice_after(row))
-                    .on_conflict_do_nothing(
-                        index_elements=["team_id", "channel_id", "ts", "attempt"]
-                    )
-                )
-            await session.commit()
+        )
+        queued = [
+            self._insert_or(TurnRow)
+            .values(_voice_after(turn))
+            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts", "attempt"])
+            for turn in voice_after
+            if turn.attachment is not None
+        ]
+        await self._write(answered, *queued)
 
     async def mark_shown(self, turn_ids: Sequence[int], reply_ts: str | None = None) -> None:
         values: dict[str, Any] = {"shown": True}

@@ -1,4 +1,4 @@
-"""A shared recording is saved with its message and outlives it until it is sent."""
+"""A shared recording is saved with its message and kept until its voice turn is sent."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from slackbot.relay.voice import is_voice, voice_follows
 from slackbot.store.db import create_engine, migrate
 from slackbot.store.models import TurnKind
 from slackbot.store.records import Attachment
@@ -57,9 +58,10 @@ async def test_a_start_with_a_clip_queues_the_clip_once_the_agent_has_spoken(sto
     )
     assert claimed is not None
     _, start = claimed
+    assert start.attachment == CLIP and voice_follows(start)
     assert await voice_waiting(store) == [("100.000001", 0, TurnKind.START, "", CLIP)]
-    await store.answer([start.id], "i1", "Hello!")
-    await store.answer([start.id], "i1", "Hello!")  # told again (a reconcile): queued once
+    await store.answer([start.id], "i1", "Hello!", voice_after=[start])
+    await store.answer([start.id], "i1", "Hello!", voice_after=[start])  # again: queued once
     assert await voice_waiting(store) == [("100.000001", 1, TurnKind.REPLY, "", CLIP)]
 
 
@@ -69,23 +71,22 @@ async def test_typed_words_with_a_clip_are_answered_first_then_the_clip_waits(
     claimed = await store.claim_start(THREAD, ts="100.000001", user_id="U1", text="hi")
     assert claimed is not None
     conversation, start = claimed
+    assert not voice_follows(start)
     await store.answer([start.id], "i0", "Hello!")
-    assert await voice_waiting(store) == []  # a start without a clip queues nothing
+    assert await voice_waiting(store) == []
     reply = await store.claim_reply(
         conversation, ts="100.000002", user_id="U1", text="about my order", attachment=CLIP
     )
-    assert reply is not None
-    await store.answer([reply.id], "i1", "Sure.")
+    assert reply is not None and voice_follows(reply)
+    await store.answer([reply.id], "i1", "Sure.", voice_after=[reply])
     assert await voice_waiting(store) == [("100.000002", 1, TurnKind.REPLY, "", CLIP)]
 
 
-async def test_a_voice_turn_answered_queues_nothing_more(store: Store) -> None:
+async def test_a_voice_turn_is_not_followed_by_another(store: Store) -> None:
     claimed = await store.claim_start(THREAD, ts="100.000001", user_id="U1", text="hi")
     assert claimed is not None
-    conversation, _ = claimed
     voice = await store.claim_reply(
-        conversation, ts="100.000002", user_id="U1", text="", attachment=CLIP
+        claimed[0], ts="100.000002", user_id="U1", text="", attachment=CLIP
     )
-    assert voice is not None
-    await store.answer([voice.id], "i1", "Heard.")
-    assert [t for t in (await store.queue(THREAD)).turns if t.ts == voice.ts and t.attempt] == []
+    assert voice is not None and voice.attachment == CLIP
+    assert is_voice(voice) and not voice_follows(voice)
