@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slackbot.amigo.extras import DEFAULT_STARTER_INSTRUCTIONS
+from slackbot.config_base import DatabaseSettings, SettingsError
 from slackbot.relay.budgets import parse_limits
 from slackbot.relay.options import (
     ActivePolicy,
@@ -22,68 +23,13 @@ from slackbot.relay.options import (
     WriterMode,
 )
 
-
-class SettingsError(Exception):
-    """Raised with every problem found, so an admin can fix them all at once."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-    def report(self) -> str:
-        if len(self.problems) == 1:
-            return f"amigo-slack cannot start: {self.problems[0]}"
-        lines = ["amigo-slack cannot start: the configuration has problems."]
-        lines += [f"  - {p}" for p in self.problems]
-        lines.append("Set them in the environment or in a .env file (see the README).")
-        return "\n".join(lines)
-
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_ENV = SettingsConfigDict(
-    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-)
-
-
-class DatabaseSettings(BaseSettings):
-    """What `amigo-slack migrate` needs: the database, and how much to log."""
-
-    model_config = _ENV
-
-    database_url: str = Field(
-        default="sqlite+aiosqlite:///./amigo-slack.db",
-        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or "
-        "postgresql+asyncpg://user:password@host/db",
-    )
-    log_level: str = Field(default="INFO", description="how much to log")
-
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, v: str) -> str:
-        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must use an async driver: sqlite+aiosqlite:///file.db or "
-                "postgresql+asyncpg://user:password@host/db"
-            )
-        return v
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, v: str) -> str:
-        level = v.strip().upper()
-        if level not in LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {v!r}")
-        return level
-
-    def secrets(self) -> list[str]:
-        """The secret values, for tests and log scrubbing (a database password among them)."""
-        from sqlalchemy.engine import make_url
-
-        try:
-            password = make_url(self.database_url).password
-        except Exception:
-            return []
-        return [str(password)] if password else []
+__all__ = [
+    "DatabaseSettings",
+    "Settings",
+    "SettingsError",
+    "load_database_settings",
+    "load_settings",
+]
 
 
 class Settings(DatabaseSettings):
@@ -154,6 +100,15 @@ class Settings(DatabaseSettings):
     )
     amigo_starters_cache_seconds: float = Field(
         default=600.0, ge=0, description="how long Amigo's suggested prompts are kept"
+    )
+    amigo_voice: bool = Field(
+        default=True, description="on or off: the owner's audio clips go to the agent as voice"
+    )
+    amigo_voice_max_mb: float = Field(
+        default=20.0, gt=0, le=100, description="the largest audio file sent to the agent, in MB"
+    )
+    amigo_voice_max_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="the longest recording sent to the agent"
     )
     amigo_retry_attempts: int = Field(
         default=3, ge=0, le=10, description="retries after an Amigo 429 or 503"

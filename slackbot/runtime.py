@@ -34,10 +34,12 @@ from slackbot.relay.replies import Replies
 from slackbot.relay.starts import Starts
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
 from slackbot.relay.tasks import TaskTracker
+from slackbot.relay.voice import Voice, VoiceConfig
 from slackbot.relay.watch import Watch
 from slackbot.relay.worker import ThreadWorkers, WorkerConfig
 from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
+from slackbot.slack.files import SlackFiles
 from slackbot.slack.payloads import Identity
 from slackbot.slack.web_client import TOKEN_REFUSED, web_client
 from slackbot.slack.web_port import WebApiPort
@@ -83,6 +85,7 @@ class Runtime:
             observe=self.metrics.slack_call,
         )
         self.port = WebApiPort(client, self.budgets)
+        self.files = SlackFiles(s.slack_bot_token.get_secret_value(), s.slack_api_url)
         self.writers = ReplyWriters(
             self.port,
             self.budgets,
@@ -159,6 +162,14 @@ class Runtime:
             ),
             meter=self.metrics,
             heard=heard,
+            voice=Voice(
+                self.files,
+                VoiceConfig(
+                    enabled=s.amigo_voice,
+                    max_bytes=int(s.amigo_voice_max_mb * 1_000_000),
+                    max_seconds=s.amigo_voice_max_seconds,
+                ),
+            ),
         )
         self.workers = ThreadWorkers(
             self.store,
@@ -294,4 +305,5 @@ class Runtime:
             log.warning("shutdown cut %d running task(s) short", cancelled)
         await self.amigo.aclose()
         await self.port.aclose()
+        await self.files.aclose()
         await self.store.close()

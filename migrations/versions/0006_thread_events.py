@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-30 18:00:00
+Create Date: 2026-11-30 15:00:00
 """
 
 from __future__ import annotations

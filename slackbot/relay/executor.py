@@ -19,6 +19,7 @@ from slackbot.amigo.events import (
     ErrorEvent,
     InteractionComplete,
     NewMessage,
+    UserMessageAvailable,
 )
 from slackbot.relay.conversations import Conversations
 from slackbot.relay.heard import Event, Heard
@@ -38,6 +39,7 @@ from slackbot.relay.reconcile import Answered, Reconciler, Unknown
 from slackbot.relay.replies import Replies
 from slackbot.relay.starts import StartPostponed, Starts
 from slackbot.relay.stream import ReplySink
+from slackbot.relay.voice import Refusal, Voice, heard_line, is_voice, recording
 from slackbot.relay.worker import Batch
 from slackbot.store.models import ConversationState, TurnKind, TurnState
 from slackbot.store.repo import Conversation, Store, Turn
@@ -104,7 +106,9 @@ class TurnExecutor:
         config: ExecutorConfig,
         meter: Meter | None = None,
         heard: Heard | None = None,
+        voice: Voice | None = None,
     ) -> None:
+        self._voice = voice
         self._store = store
         self._amigo = amigo
         self._slack = slack
@@ -214,7 +218,10 @@ class TurnExecutor:
     ) -> _Ended:
         """Send the turn, coming back while Amigo says to come back later."""
         turn = replace(turn, text=await self._names.plain(turn.text))
-        if turn.kind == TurnKind.REPLY and not turn.text.strip():
+        audio = await recording(self._voice, turn) if is_voice(turn) else None
+        if isinstance(audio, Refusal):
+            return _Ended(TurnState.FAILED, audio.notice, retry=audio.retry)
+        if turn.kind == TurnKind.REPLY and not turn.text.strip() and audio is None:
             return _Ended(TurnState.FAILED, messages.MESSAGE_EMPTY, retry=False)
         if turn.kind == TurnKind.START and self._prompts is not None and turn.attempt == 0:
             await self._prompts.title(turn.channel_id, turn.thread_ts, turn.text)
@@ -232,7 +239,7 @@ class TurnExecutor:
                     if isinstance(prepared, str):
                         return _Ended(TurnState.FAILED, prepared)
                     conversation, ready = prepared, True
-                return await self._send(conversation, turn, reply, batch, events)
+                return await self._send(conversation, turn, reply, batch, events, audio)
             except AmigoBadRequest as exc:
                 # Amigo refused to create: most likely the user has an unfinished
                 # conversation this app does not know. Resolve it once, then go again.
@@ -267,11 +274,13 @@ class TurnExecutor:
         reply: ReplySink,
         batch: Batch,
         events: list[Event],
+        audio: bytes | None = None,
     ) -> _Ended:
         started = False
         starting = turn.kind == TurnKind.START
+        heard = ""  # what Amigo heard of a voice message, shown above its answer
         try:
-            async for event in self._openings.open(conversation, turn, events):
+            async for event in self._openings.open(conversation, turn, events, audio):
                 started = True
                 if isinstance(event, ConversationCreated):
                     await self._store.activate_conversation(
@@ -287,6 +296,9 @@ class TurnExecutor:
                     activity = describe(event.action) if self._config.show_steps else None
                     if activity is not None:
                         await reply.activity(activity)
+                elif isinstance(event, UserMessageAvailable) and audio is not None:
+                    heard = heard_line(event.user_message)
+                    await reply.append(heard)
                 elif isinstance(event, NewMessage):
                     await reply.append(event.message)
                 elif isinstance(event, InteractionComplete):
@@ -295,7 +307,7 @@ class TurnExecutor:
                         conversation,
                         reply,
                         interaction_id=event.interaction_id,
-                        text=event.full_message,
+                        text=heard + event.full_message,
                         completed=event.conversation_completed,
                     )
                     return _Ended(TurnState.DONE)

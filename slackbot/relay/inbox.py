@@ -79,7 +79,11 @@ class Inbox:
         take it (then Slack must not get its ack, so that it delivers it again)."""
         if not message.top_level:
             owned = await self._store.claim_owned_reply(
-                message.thread, ts=message.ts, user_id=message.user_id, text=message.text
+                message.thread,
+                ts=message.ts,
+                user_id=message.user_id,
+                text=message.text,
+                attachment=message.attachment,
             )
             if owned is None:
                 return Recorded.DUPLICATE
@@ -140,7 +144,11 @@ class Inbox:
         conversation = await self._store.open_conversation(thread)
         if conversation is None and self._starts_conversation(message):
             claimed = await self._store.claim_start(
-                thread, ts=message.ts, user_id=message.user_id, text=message.text
+                thread,
+                ts=message.ts,
+                user_id=message.user_id,
+                text=message.text,
+                attachment=message.attachment,
             )
             if claimed is not None:
                 await self.resolve_held(thread)
@@ -159,7 +167,11 @@ class Inbox:
         if message.user_id != conversation.owner_user_id:
             return await self._not_owner(message, conversation)
         turn = await self._store.claim_reply(
-            conversation, ts=message.ts, user_id=message.user_id, text=message.text
+            conversation,
+            ts=message.ts,
+            user_id=message.user_id,
+            text=message.text,
+            attachment=message.attachment,
         )
         if turn is None:
             return Routed.DUPLICATE
@@ -192,7 +204,11 @@ class Inbox:
         quick typist, or the two going to different replicas). Hold it in its place in
         the thread's order until the root's fate is known."""
         held = await self._store.claim_pending(
-            message.thread, ts=message.ts, user_id=message.user_id, text=message.text
+            message.thread,
+            ts=message.ts,
+            user_id=message.user_id,
+            text=message.text,
+            attachment=message.attachment,
         )
         if held is None:
             return Routed.DUPLICATE

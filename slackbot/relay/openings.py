@@ -32,15 +32,20 @@ class Openings:
         self._version_set = version_set
 
     def open(
-        self, conversation: Conversation, turn: Turn, events: Sequence[Event]
+        self,
+        conversation: Conversation,
+        turn: Turn,
+        events: Sequence[Event],
+        audio: bytes | None = None,
     ) -> AsyncIterator[AmigoEvent]:
-        """The turn's stream; ``events`` go before its text."""
+        """The turn's stream; ``events`` go before its text, or before its ``audio`` (MP3:
+        a voice message, whose Amigo says what it heard before it answers)."""
         assert conversation.amigo_user_id is not None
         if turn.kind == TurnKind.START:
             if events and turn.text.strip():
                 return self._start_with(conversation, turn, events)
             return self._create(conversation, turn.text)
-        return self._interact(conversation, turn.text, events)
+        return self._interact(conversation, turn.text, events, audio)
 
     def _create(self, conversation: Conversation, text: str) -> AsyncIterator[AmigoEvent]:
         assert conversation.amigo_user_id is not None
@@ -72,7 +77,11 @@ class Openings:
             yield event
 
     async def _interact(
-        self, conversation: Conversation, text: str, events: Sequence[Event]
+        self,
+        conversation: Conversation,
+        text: str,
+        events: Sequence[Event],
+        audio: bytes | None = None,
     ) -> AsyncIterator[AmigoEvent]:
         assert conversation.amigo_user_id is not None
         assert conversation.amigo_conversation_id is not None
@@ -80,7 +89,9 @@ class Openings:
         timed = await self._heard.stamp(conversation, events) if events and self._heard else []
         began = False
         try:
-            async for event in self._amigo.interact(user, amigo_id, text, external_events=timed):
+            said = "" if audio is not None else text
+            stream = self._amigo.interact(user, amigo_id, said, external_events=timed, audio=audio)
+            async for event in stream:
                 began = True
                 yield event
         except AmigoBadRequest as exc:
@@ -89,5 +100,5 @@ class Openings:
             # Amigo refused the events (their times, most likely): the person's message
             # matters more than the thread's, so it goes alone.
             log.warning("Amigo refused the thread's messages (%s); sending the turn alone", exc)
-            async for event in self._amigo.interact(user, amigo_id, text):
+            async for event in self._amigo.interact(user, amigo_id, said, audio=audio):
                 yield event

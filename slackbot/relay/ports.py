@@ -203,12 +203,13 @@ class AmigoPort(Protocol):
         self,
         as_user: str,
         conversation_id: str,
-        text: str,
+        text: str = "",
         *,
         external_events: Sequence[tuple[str, datetime]] = (),
+        audio: bytes | None = None,
     ) -> AsyncIterator[AmigoEvent]:
-        """``external_events``: (message, when) pairs, oldest first, that Amigo inserts
-        before the user message."""
+        """A text message, or with ``audio`` (MP3) a voice message; ``external_events``:
+        (message, when) pairs, oldest first, that Amigo inserts before it."""
         ...
 
     async def finish_conversation(self, as_user: str, conversation_id: str) -> None: ...

@@ -14,6 +14,7 @@ from slackbot.relay.conversations import Conversations
 from slackbot.relay.delivery import Delivery, Where
 from slackbot.relay.ports import Blocks, Meter, SlackPort
 from slackbot.relay.stream import ReplySink
+from slackbot.relay.voice import voice_follows
 from slackbot.store.models import TurnState
 from slackbot.store.repo import Conversation, Store, Turn
 from slackbot.ui import blocks, messages
@@ -67,7 +68,8 @@ class Replies:
     ) -> None:
         """Amigo answered ``turns`` (one interaction): save, show, and what follows."""
         ids = [t.id for t in turns]
-        await self._store.answer(ids, interaction_id, reply_body(text))
+        later = [t for t in turns if voice_follows(t)]
+        await self._store.answer(ids, interaction_id, reply_body(text), voice_after=later)
         footer = await self._footer(conversation, turns[0].id, menu=not completed)
         shown = await reply.complete(text, footer) if reply is not None else False
         if reply is not None and reply.first_text_at is not None:

@@ -210,11 +210,16 @@ class ThreadWorkers:
     def batch(self, queue: Queue) -> Batch:
         """The first waiting turn, with the replies right behind it when they go as one."""
         first = queue.turns[0]
-        if not self._config.coalesce_replies or first.kind != TurnKind.REPLY:
-            return Batch([first])
+        alone = first.kind != TurnKind.REPLY or first.attachment is not None
+        if not self._config.coalesce_replies or alone:
+            return Batch([first])  # a recording goes as its own voice message
         run = [first]
         for turn in queue.turns[1:]:
-            if turn.kind != TurnKind.REPLY or turn.conversation_id != first.conversation_id:
+            if (
+                turn.kind != TurnKind.REPLY
+                or turn.conversation_id != first.conversation_id
+                or turn.attachment is not None
+            ):
                 break
             run.append(turn)
         return Batch(run)

@@ -39,6 +39,14 @@ Agent features follow Slack's published documents:
   :meth:`FakeSlack.enforce_documented_limits`, which installs :data:`DOCUMENTED_LIMITS`,
   Slack's published tiers.
 
+Files: :meth:`FakeSlack.add_file` keeps a file's bytes and returns Slack's file object
+(``url_private``, ``url_private_download``, ``subtype: slack_audio`` for a recorded clip,
+...), for a ``file_share`` message event (``SlackSender.post_file``). ``GET
+/files-pri/<team>-<file id>/[download/]<name>`` serves the bytes to a request with a known
+token in ``Authorization: Bearer ...``, as Slack does; without one, Slack's answer is a
+redirect to its sign-in page, and so is the fake's. :meth:`FakeSlack.downloads` lists the
+requests, :meth:`FakeSlack.fail_downloads` makes the next ones fail.
+
 It also serves ``POST /response/<id>`` so that interactivity ``response_url`` values can
 point at it (see :attr:`FakeSlack.response_url_base`); those posts are recorded as calls
 named ``"response_url"``.
@@ -81,7 +89,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -212,6 +220,15 @@ def markup_of(value: Any) -> list[str]:
 
 def _broadcasts(method: str, args: Any) -> list[str]:
     return [f"{method}: {m.group(0)}" for s in markup_of(args) for m in _BROADCAST.finditer(s)]
+
+
+@dataclass(frozen=True)
+class FileDownload:
+    """One request for a file's bytes: which file, the token it came with, the status."""
+
+    file_id: str
+    token: str | None
+    status: int
 
 
 @dataclass(frozen=True)
@@ -814,6 +831,9 @@ class FakeSlack:
         self._socket_envelopes: list[SocketEnvelope] = []
         self._socket_acks: list[SocketAck] = []
         self._socket_other: list[Json] = []
+        self._files: dict[str, tuple[Json, bytes]] = {}
+        self._downloads: list[FileDownload] = []
+        self._download_faults: list[int] = []
 
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
@@ -847,6 +867,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/response/{response_id}", self._response_endpoint, methods=["POST"]),
+                Route("/files-pri/{ref}/{rest:path}", self._file_endpoint, methods=["GET"]),
                 WebSocketRoute("/socket-mode", self._socket_endpoint),
             ]
         )
@@ -924,6 +945,9 @@ class FakeSlack:
             self._socket_envelopes.clear()
             self._socket_acks.clear()
             self._socket_other.clear()
+            self._files.clear()
+            self._downloads.clear()
+            self._download_faults.clear()
         self.add_user(self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True)
 
     # ---------------------------------------------------------------- setup
@@ -1036,6 +1060,73 @@ class FakeSlack:
                 bot_id=bot_id,
             )
             return copy.deepcopy(msg)
+
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        mimetype: str,
+        user: str,
+        filetype: str | None = None,
+        subtype: str | None = None,
+        size: int | None = None,
+        duration_ms: int | None = None,
+    ) -> Json:
+        """Keep a shared file and return Slack's file object for it (as a ``file_share``
+        event carries it). ``subtype="slack_audio"`` makes it a clip recorded in Slack;
+        ``size`` may claim another size than ``len(data)`` (what Slack reports is what the
+        app sees before it downloads)."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        now = int(time.time())
+        base = f"{self.url}/files-pri/{self.team_id}-{file_id}"
+        info: Json = {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype or name.rsplit(".", 1)[-1].lower(),
+            "pretty_type": mimetype,
+            "user": user,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": len(data) if size is None else size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": True,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{base}/{name}",
+            "url_private_download": f"{base}/download/{name}",
+            "permalink": f"https://{self.team_domain}.slack.com/files/{user}/{file_id}/{name}",
+            "permalink_public": f"https://slack-files.com/{self.team_id}-{file_id}-0000",
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+        if subtype is not None:
+            info["subtype"] = subtype
+        if subtype == "slack_audio" or mimetype.startswith("audio/"):
+            info["media_display_type"] = "audio"
+            info["duration_ms"] = duration_ms if duration_ms is not None else 0
+            if subtype == "slack_audio":
+                info["transcription"] = {"status": "processing"}
+        with self._lock:
+            self._files[file_id] = (copy.deepcopy(info), bytes(data))
+        return info
+
+    def downloads(self) -> list[FileDownload]:
+        """Every request for a file's bytes, in order."""
+        with self._lock:
+            return list(self._downloads)
+
+    def fail_downloads(self, *statuses: int) -> None:
+        """Answer the next file downloads with these HTTP statuses, one each."""
+        with self._lock:
+            self._download_faults.extend(statuses)
 
     def ingest_event(self, event: Mapping[str, Any]) -> None:
         """Store the message carried by an Events API ``message``/``app_mention`` event.
@@ -1750,6 +1841,26 @@ class FakeSlack:
             page = f"<html><body><h1>{status}</h1><p>{body_out.get('error')}</p></body></html>"
             return Response(page, status_code=status, headers=headers)
         return JSONResponse(copy.deepcopy(body_out), status_code=status, headers=headers)
+
+    async def _file_endpoint(self, request: Request) -> Response:
+        """A file's bytes, for a known token only (else Slack's sign-in page)."""
+        ref = request.path_params["ref"]
+        file_id = ref.split("-", 1)[1] if "-" in ref else ""
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        with self._lock:
+            stored = self._files.get(file_id)
+            known = token is not None and token in self._tokens
+            fault = self._download_faults.pop(0) if self._download_faults and known else None
+            status = fault or (302 if not known else 200 if stored else 404)
+            self._downloads.append(FileDownload(file_id, token, status))
+        if status == 302:
+            return RedirectResponse(f"https://{self.team_domain}.slack.com/?redir=%2Ffiles-pri")
+        if status != 200 or stored is None:
+            page = f"<html><body><h1>{status}</h1></body></html>"
+            return Response(page, status_code=status, media_type="text/html")
+        info, data = stored
+        return Response(data, media_type=str(info["mimetype"]))
 
     async def _response_endpoint(self, request: Request) -> Response:
         arrived = time.monotonic()

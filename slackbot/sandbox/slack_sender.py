@@ -361,6 +361,65 @@ class SlackSender:
         self.last_responses = [await self.event(event)]
         return ts
 
+    def file_share(
+        self,
+        user: str,
+        files: list[Json],
+        text: str = "",
+        *,
+        channel: str = "C0CHAN",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        channel_type: str = "channel",
+    ) -> Json:
+        """The ``message`` event (``subtype: file_share``) of a post that shares ``files``
+        (Slack's file objects, e.g. from ``FakeSlack.add_file``), with optional text."""
+        event = self.message(
+            user,
+            text,
+            channel=channel,
+            ts=ts,
+            thread_ts=thread_ts,
+            channel_type=channel_type,
+            subtype="file_share",
+        )
+        event.update(files=[dict(f) for f in files], upload=False, display_as_bot=False)
+        if text:
+            event["blocks"] = _rich_text_blocks(text)
+        return event
+
+    async def post_file(
+        self,
+        user: str,
+        files: list[Json],
+        text: str = "",
+        *,
+        channel: str = "C0CHAN",
+        thread_ts: str | None = None,
+        channel_type: str = "channel",
+        ts: str | None = None,
+    ) -> str:
+        """Send the ``file_share`` message event of a post sharing ``files`` (and, when
+        ``text`` mentions the app, its ``app_mention`` too, which carries the files as
+        well); returns the ts."""
+        ts = ts or new_ts()
+        event = self.file_share(
+            user,
+            files,
+            text,
+            channel=channel,
+            ts=ts,
+            thread_ts=thread_ts,
+            channel_type=channel_type,
+        )
+        events = [event]
+        if f"<@{self.bot_user_id}" in text:
+            mention = self.mention(user, text, channel=channel, ts=ts, thread_ts=thread_ts)
+            mention["files"] = event["files"]
+            events.insert(0, mention)
+        self.last_responses = [await self.event(e) for e in events]
+        return ts
+
     async def post_mention(
         self,
         user: str,

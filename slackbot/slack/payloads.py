@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from slackbot.slack.files import attachment_of
 from slackbot.store.repo import IncomingMessage
 from slackbot.ui.markup import strip_bot_mention
 
@@ -131,6 +132,7 @@ def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Re
         mentions_bot=mentions_bot,
         is_dm=message.channel_type == "im",
         event_id=callback.event_id,
+        attachment=attachment_of(event.get("files") if isinstance(event, dict) else None, text),
     )
 
 

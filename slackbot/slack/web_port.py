@@ -3,7 +3,8 @@
 Every call first takes from the workspace's budget for its method
 (:class:`~slackbot.relay.budgets.SlackBudgets`); rate limits that still happen and
 dropped connections are retried by slack_sdk's own retry handlers, installed on the
-client in :func:`~slackbot.slack.web_client.web_client`. Native streams use slack_sdk's streaming helper.
+client in :func:`~slackbot.slack.web_client.web_client`. Native streams use slack_sdk's
+streaming helper.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from slackbot.store.models import (
     TurnState,
     utcnow,
 )
-from slackbot.store.records import Conversation, ThreadKey, Turn
+from slackbot.store.records import Attachment, Conversation, ThreadKey, Turn
 
 
 def _queued(
@@ -41,6 +41,7 @@ def _queued(
     conversation_id: int | None,
     kind: TurnKind = TurnKind.REPLY,
     attempt: int = 0,
+    attachment: Attachment | None = None,
 ) -> TurnRow:
     return TurnRow(
         team_id=thread.team_id,
@@ -58,6 +59,7 @@ def _queued(
         error=None,
         reply_text=None,
         shown=True,
+        attachment=attachment.dumps() if attachment is not None else None,
     )
 
 
@@ -84,6 +86,7 @@ def _owned_reply_statement() -> Executable:
         bindparam(name, type_=String())
         for name in ("team", "channel", "thread", "ts", "user", "text")
     )
+    attachment = bindparam("attachment", type_=TurnRow.__table__.c.attachment.type)
     now = bindparam("now", type_=TurnRow.__table__.c.created_at.type)
     owned = select(
         team,
@@ -96,6 +99,7 @@ def _owned_reply_statement() -> Executable:
         ConversationRow.id,
         literal(TurnState.QUEUED.value),
         literal(0),
+        attachment,
         now,
         now,
     ).where(
@@ -117,6 +121,7 @@ def _owned_reply_statement() -> Executable:
         "conversation_id",
         "state",
         "attempt",
+        "attachment",
         "created_at",
         "updated_at",
     ]
@@ -137,7 +142,13 @@ class Claims(StoreBase):
         )
 
     async def claim_owned_reply(
-        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+        self,
+        thread: ThreadKey,
+        *,
+        ts: str,
+        user_id: str,
+        text: str,
+        attachment: Attachment | None = None,
     ) -> bool | None:
         """Queue a reply if ``user_id`` owns the thread's open conversation, in one statement.
 
@@ -146,13 +157,20 @@ class Claims(StoreBase):
         """
         statement = self._cached("claim_owned_reply", _owned_reply_statement)
         now = utcnow()
-        values = {"team": thread.team_id, "channel": thread.channel_id}
+        values: dict[str, object] = {"team": thread.team_id, "channel": thread.channel_id}
         values |= {"thread": thread.thread_ts, "ts": ts, "user": user_id, "text": text}
+        values["attachment"] = attachment.dumps() if attachment is not None else None
         added = await self._claim(statement, values | {"now": now}, urgent=True)
         return None if added is None else added > 0
 
     async def claim_reply(
-        self, conversation: Conversation, *, ts: str, user_id: str, text: str
+        self,
+        conversation: Conversation,
+        *,
+        ts: str,
+        user_id: str,
+        text: str,
+        attachment: Attachment | None = None,
     ) -> Turn | None:
         """Queue a reply turn for an open conversation, or None if already claimed."""
         row = _queued(
@@ -161,11 +179,18 @@ class Claims(StoreBase):
             user_id=user_id,
             text=text,
             conversation_id=conversation.id,
+            attachment=attachment,
         )
         return Turn.of(row) if await self._insert(row) else None
 
     async def claim_start(
-        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+        self,
+        thread: ThreadKey,
+        *,
+        ts: str,
+        user_id: str,
+        text: str,
+        attachment: Attachment | None = None,
     ) -> tuple[Conversation, Turn] | None:
         """Open a conversation in ``thread`` with its first turn, in one transaction.
 
@@ -194,6 +219,7 @@ class Claims(StoreBase):
                     text=text,
                     kind=TurnKind.START,
                     conversation_id=conversation.id,
+                    attachment=attachment,
                 )
                 session.add(turn)
                 await session.commit()
@@ -203,7 +229,13 @@ class Claims(StoreBase):
             return Conversation.of(conversation), Turn.of(turn)
 
     async def claim_pending(
-        self, thread: ThreadKey, *, ts: str, user_id: str, text: str
+        self,
+        thread: ThreadKey,
+        *,
+        ts: str,
+        user_id: str,
+        text: str,
+        attachment: Attachment | None = None,
     ) -> Turn | None:
         """Hold a reply whose thread may be about to get its conversation.
 
@@ -211,7 +243,9 @@ class Claims(StoreBase):
         conversation until :meth:`attach_turn`, and is dropped if none comes.
         None when the message was claimed before.
         """
-        row = _queued(thread, ts=ts, user_id=user_id, text=text, conversation_id=None)
+        row = _queued(
+            thread, ts=ts, user_id=user_id, text=text, conversation_id=None, attachment=attachment
+        )
         return Turn.of(row) if await self._insert(row) else None
 
     async def attach_turn(self, turn_id: int, conversation_id: int) -> None:
@@ -233,5 +267,6 @@ class Claims(StoreBase):
             conversation_id=turn.conversation_id,
             kind=turn.kind,
             attempt=turn.attempt + 1,
+            attachment=turn.attachment,
         )
         return Turn.of(row) if await self._insert(row) else None

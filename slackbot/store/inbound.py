@@ -29,6 +29,9 @@ class Inbound(StoreBase):
                     "mentions_bot": message.mentions_bot,
                     "is_dm": message.is_dm,
                     "event_id": message.event_id,
+                    "attachment": (
+                        message.attachment.dumps() if message.attachment is not None else None
+                    ),
                     "received_at": utcnow(),
                 },
             )

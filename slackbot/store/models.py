@@ -132,6 +132,9 @@ class TurnRow(Base):
     shown: Mapped[bool] = mapped_column(Boolean, default=True)
     """Whether ``reply_text`` is visible (in the thread, or where the person was told)."""
     error: Mapped[str | None] = mapped_column(String(200))
+    attachment: Mapped[str | None] = mapped_column(Text)
+    """The file the message shared (JSON: id, name, mimetype, size, url): a recording
+    to fetch and send when the turn runs."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -199,6 +202,8 @@ class InboundRow(Base):
     mentions_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
     event_id: Mapped[str | None] = mapped_column(String(64))
+    attachment: Mapped[str | None] = mapped_column(Text)
+    """The file the message shared, as on :attr:`TurnRow.attachment`."""
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

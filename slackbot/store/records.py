@@ -5,7 +5,8 @@ Nothing here changes in memory: to change a conversation or a turn, call the sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from slackbot.store.models import (
@@ -29,6 +30,32 @@ class ThreadKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file shared with a message, by reference: fetched only when its turn runs.
+
+    ``url`` is where its bytes are (they need the bot token); ``kind`` is Slack's own
+    subtype (``slack_audio`` for a recorded clip), if any.
+    """
+
+    file_id: str
+    name: str
+    mimetype: str
+    size: int
+    url: str
+    kind: str = ""
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: str | None) -> Attachment | None:
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A person's message as Slack delivered it: ``text`` is still in Slack's markup
     (the bot's mention removed); it becomes plain text just before it goes to Amigo."""
@@ -42,6 +69,8 @@ class IncomingMessage:
     mentions_bot: bool
     is_dm: bool
     event_id: str | None = None
+    attachment: Attachment | None = None
+    """A recording (or a file shared without text) the message carries."""
 
     @property
     def thread(self) -> ThreadKey:
@@ -63,6 +92,7 @@ class IncomingMessage:
             mentions_bot=row.mentions_bot,
             is_dm=row.is_dm,
             event_id=row.event_id,
+            attachment=Attachment.loads(row.attachment),
         )
 
 
@@ -127,6 +157,8 @@ class Turn:
     error: str | None = None
     reply_text: str | None = None
     shown: bool = True
+    attachment: Attachment | None = None
+    """What the message shared: a voice turn's recording, fetched when it runs."""
 
     @property
     def owes_a_write(self) -> bool:
@@ -156,6 +188,7 @@ class Turn:
             error=row.error,
             reply_text=row.reply_text,
             shown=row.shown,
+            attachment=Attachment.loads(row.attachment),
         )
 
 

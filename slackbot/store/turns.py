@@ -36,6 +36,28 @@ def work() -> ColumnElement[bool]:
     )
 
 
+def _voice_after(turn: Turn) -> dict[str, Any]:
+    """The queued voice reply that sends ``turn``'s recording after its text."""
+    assert turn.attachment is not None
+    now = utcnow()
+    return {
+        "team_id": turn.team_id,
+        "channel_id": turn.channel_id,
+        "thread_ts": turn.thread_ts,
+        "ts": turn.ts,
+        "user_id": turn.user_id,
+        "text": "",
+        "kind": TurnKind.REPLY,
+        "conversation_id": turn.conversation_id,
+        "state": TurnState.QUEUED,
+        "attempt": turn.attempt + 1,
+        "shown": True,
+        "attachment": turn.attachment.dumps(),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class Turns(StoreBase):
     async def turn(self, turn_id: int) -> Turn | None:
         rows = await self._scalars(select(TurnRow).where(TurnRow.id == turn_id))
@@ -140,9 +162,22 @@ class Turns(StoreBase):
             .values(reply_ts=reply_ts)
         )
 
-    async def answer(self, turn_ids: Sequence[int], interaction_id: str, reply_text: str) -> None:
-        """Amigo answered these turns (one interaction): save the reply before Slack sees it."""
-        await self._write(
+    async def answer(
+        self,
+        turn_ids: Sequence[int],
+        interaction_id: str,
+        reply_text: str,
+        *,
+        voice_after: Sequence[Turn] = (),
+    ) -> None:
+        """Amigo answered these turns (one interaction): save the reply before Slack sees it.
+
+        ``voice_after``: turns among them whose message also shared a recording that has
+        not gone yet (a start, or a clip posted with typed words); in the same transaction,
+        each recording is queued as its message's next attempt, a voice reply (once:
+        saying it again queues nothing more).
+        """
+        answered = (
             update(TurnRow)
             .where(TurnRow.id.in_(list(turn_ids)))
             .values(
@@ -152,6 +187,14 @@ class Turns(StoreBase):
                 shown=False,
             )
         )
+        queued = [
+            self._insert_or(TurnRow)
+            .values(_voice_after(turn))
+            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts", "attempt"])
+            for turn in voice_after
+            if turn.attachment is not None
+        ]
+        await self._write(answered, *queued)
 
     async def mark_shown(self, turn_ids: Sequence[int], reply_ts: str | None = None) -> None:
         values: dict[str, Any] = {"shown": True}

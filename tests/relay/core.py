@@ -372,9 +372,10 @@ class MemoryAmigo:
         self,
         as_user: str,
         conversation_id: str,
-        text: str,
+        text: str = "",
         *,
         external_events: Sequence[tuple[str, datetime]] = (),
+        audio: bytes | None = None,
     ) -> AsyncIterator[AmigoEvent]:
         self.calls.append(Call("interact", as_user, conversation_id, text, list(external_events)))
         steps = self.scripts.popleft() if self.scripts else self._echo(text)
