@@ -762,10 +762,11 @@ class _RateLimit:
     per_channel: bool
     buckets: dict[str, _TokenBucket] = field(default_factory=dict)
 
-    def take(self, args: Mapping[str, Any], now: float) -> int | None:
-        key = ""
+    def take(self, args: Mapping[str, Any], now: float, team: str = "") -> int | None:
+        """Slack counts per workspace (``team``), and per channel where it says so."""
+        key = team
         if self.per_channel:
-            key = str(args.get("channel") or args.get("channel_id") or "")
+            key += "/" + str(args.get("channel") or args.get("channel_id") or "")
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = _TokenBucket(
@@ -775,6 +776,18 @@ class _RateLimit:
                 updated=now,
             )
         return bucket.take(now)
+
+
+@dataclass(frozen=True)
+class FakeWorkspace:
+    """A workspace the app is installed in: the one a bot token speaks for."""
+
+    team_id: str
+    name: str
+    domain: str
+    bot_user_id: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
 
 
 # --------------------------------------------------------------------------- the fake
@@ -810,6 +823,11 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._clock = TsClock(last_digit=0)
         self._tokens: set[str] = {bot_token}
+        self._workspaces: dict[str, FakeWorkspace] = {
+            bot_token: FakeWorkspace(team_id, team_name, team_domain, bot_user_id)
+        }
+        """The workspace each bot token speaks for."""
+        self._revoked: set[str] = set()
         self._calls: list[RecordedCall] = []
         self._messages: dict[str, dict[str, FakeMessage]] = {}
         self._deleted: list[FakeMessage] = []
@@ -927,6 +945,8 @@ class FakeSlack:
         many tests."""
         with self._lock:
             self._tokens = {self.bot_token}
+            self._workspaces = {self.bot_token: self._workspaces[self.bot_token]}
+            self._revoked.clear()
             self._calls.clear()
             self._messages.clear()
             self._deleted.clear()
@@ -951,6 +971,55 @@ class FakeSlack:
         self.add_user(self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True)
 
     # ---------------------------------------------------------------- setup
+
+    def add_workspace(
+        self,
+        team_id: str,
+        *,
+        enterprise_id: str | None = None,
+        name: str | None = None,
+        bot_user_id: str | None = None,
+        token: str | None = None,
+        org_wide: bool = False,
+    ) -> str:
+        """Install the app in another workspace (``org_wide``: in the whole Grid org
+        ``enterprise_id``, the token then speaking for every workspace of it); returns the
+        bot token Slack would issue there."""
+        token = token or f"xoxb-{team_id.lower()}-{uuid.uuid4().hex[:12]}"
+        workspace = FakeWorkspace(
+            team_id,
+            name or f"Workspace {team_id}",
+            team_id.lower(),
+            bot_user_id or self.bot_user_id,
+            enterprise_id,
+            org_wide,
+        )
+        with self._lock:
+            self._tokens.add(token)
+            self._workspaces[token] = workspace
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        """Slack revoked ``token`` (the app was uninstalled, or its tokens revoked): every
+        call with it now answers ``token_revoked``."""
+        with self._lock:
+            self._revoked.add(token)
+
+    def workspace_of(self, token: str | None) -> FakeWorkspace | None:
+        """The workspace a token speaks for (None: not a bot token of this fake)."""
+        with self._lock:
+            return self._workspaces.get(token or "")
+
+    def calls_in(self, team_id: str, method: str | None = None) -> list[RecordedCall]:
+        """The calls (of ``method``) made with a token of workspace ``team_id``."""
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (method is None or c.method == method)
+                and (w := self._workspaces.get(c.token or "")) is not None
+                and w.team_id == team_id
+            ]
 
     def add_token(self, token: str) -> None:
         """Accept another token (e.g. a user token) besides :attr:`bot_token`."""
@@ -1896,6 +1965,8 @@ class FakeSlack:
             return 200, {"ok": False, "error": parse_error}, {}
         if not isinstance(token, str) or (token not in self._tokens and token != self.app_token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if token in self._revoked:
+            return 200, {"ok": False, "error": "token_revoked"}, {}
         if (token == self.app_token) != (method in _APP_TOKEN_METHODS):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
 
@@ -1915,14 +1986,15 @@ class FakeSlack:
 
         limit = self._limits.get(method)
         if limit is not None:
-            wait = limit.take(args, time.monotonic())
+            space = self._workspaces.get(token)
+            wait = limit.take(args, time.monotonic(), space.team_id if space else "")
             if wait is not None:
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
 
         if method.startswith("chat."):
             LIVE_BROADCASTS.extend(_broadcasts(method, args))
         try:
-            result = handler(args)
+            result = handler({**args, "_token": token} if method == "auth.test" else args)
         except _SlackError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         return 200, {"ok": True, **result}, {}
@@ -2000,6 +2072,18 @@ class FakeSlack:
     # ---------------------------------------------------------------- methods
 
     def _auth_test(self, args: Json) -> Json:
+        space = self._workspaces.get(str(args.get("_token") or ""))
+        if space is not None and space.team_id != self.team_id:
+            return {
+                "url": f"https://{space.domain}.slack.test/",
+                "team": space.name,
+                "user": self.bot_name,
+                "team_id": space.team_id,
+                "user_id": space.bot_user_id,
+                "bot_id": self.bot_id,
+                "enterprise_id": space.enterprise_id,
+                "is_enterprise_install": space.is_enterprise_install,
+            }
         return {
             "url": f"https://{self.team_domain}.slack.test/",
             "team": self.team_name,

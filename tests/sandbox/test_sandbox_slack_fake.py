@@ -502,3 +502,30 @@ async def test_reset(fake_slack: FakeSlack, web_client: AsyncWebClient) -> None:
     assert (await web_client.users_info(user="UBOT"))["user"]["is_bot"] is True
     with pytest.raises(SlackApiError):
         await web_client.users_info(user="U1")
+
+
+async def test_workspaces_each_have_their_token_budget_and_revocation(
+    fake_slack: FakeSlack, web_client: AsyncWebClient
+) -> None:
+    """Slack counts limits per workspace: one workspace's 429s leave another's calls alone;
+    a revoked token is refused, the other workspace's token still works."""
+    token = fake_slack.add_workspace("T0OTHER", enterprise_id="E0ORG", bot_user_id="UBOT2")
+    other = AsyncWebClient(token=token, base_url=fake_slack.api_url)
+    me = await other.auth_test()
+    assert (me["team_id"], me["user_id"], me["enterprise_id"]) == ("T0OTHER", "UBOT2", "E0ORG")
+    assert fake_slack.workspace_of(token) is not None
+
+    fake_slack.set_rate_limit("chat.update", per_minute=1, burst=1)
+    posted = await web_client.chat_postMessage(channel="C1", text="x")
+    mine = await other.chat_postMessage(channel="C2", text="y")
+    await web_client.chat_update(channel="C1", ts=posted["ts"], text="x2")
+    with pytest.raises(SlackApiError):
+        await web_client.chat_update(channel="C1", ts=posted["ts"], text="x3")
+    await other.chat_update(channel="C2", ts=mine["ts"], text="y2")  # its own budget
+    assert len(fake_slack.calls_in("T0OTHER", "chat.update")) == 1
+
+    fake_slack.revoke_token(token)
+    with pytest.raises(SlackApiError) as refused:
+        await other.auth_test()
+    assert refused.value.response["error"] == "token_revoked"
+    assert (await web_client.auth_test())["team_id"] == "T0TEST"
