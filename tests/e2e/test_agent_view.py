@@ -27,6 +27,18 @@ def opened(channel: str = DM, tab: str = "messages") -> dict[str, Any]:
     }
 
 
+async def start_assistant_thread(h: Harness) -> str:
+    """Slack's older assistant view opens a thread in the app's DM; its ts."""
+    thread_ts = h.sender.new_ts()
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {"user_id": ALICE, "channel_id": DM, "thread_ts": thread_ts},
+        "event_ts": thread_ts,
+    }
+    await h.sender.event(started)
+    return thread_ts
+
+
 async def open_dm(h: Harness, count: int = 1) -> None:
     before = len(h.slack.suggested_prompts(DM))
     response = await h.sender.event(opened())
@@ -79,13 +91,7 @@ async def test_the_home_tab_and_other_channels_get_no_prompts(harness: Harness) 
 
 async def test_an_assistant_thread_gets_the_prompts_too(harness: Harness) -> None:
     h = harness
-    thread_ts = h.sender.new_ts()
-    started = {
-        "type": "assistant_thread_started",
-        "assistant_thread": {"user_id": ALICE, "channel_id": DM, "thread_ts": thread_ts},
-        "event_ts": thread_ts,
-    }
-    await h.sender.event(started)
+    thread_ts = await start_assistant_thread(h)
     await h.wait_for(lambda: h.slack.suggested_prompts(DM, thread_ts), what="thread prompts")
 
 
@@ -95,13 +101,7 @@ async def test_the_first_words_in_an_assistant_thread_start_a_conversation(
     """Slack's older assistant view opens each thread with the app's own message, so the
     person's first words there are a reply: they start the conversation all the same."""
     h = harness
-    thread_ts = h.sender.new_ts()
-    started = {
-        "type": "assistant_thread_started",
-        "assistant_thread": {"user_id": ALICE, "channel_id": DM, "thread_ts": thread_ts},
-        "event_ts": thread_ts,
-    }
-    await h.sender.event(started)
+    thread_ts = await start_assistant_thread(h)
     h.amigo.queue_reply(Reply(text="Happy to help.", kind="create"))
     await h.sender.post_message(
         ALICE,
