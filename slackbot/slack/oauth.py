@@ -53,7 +53,6 @@ class InstallAuthorize(AsyncAuthorize):
     workspace without an install (uninstalled, or never installed) is refused."""
 
     def __init__(self, tokens: InstalledTokens) -> None:
-        super().__init__()
         self._tokens = tokens
 
     async def __call__(

@@ -144,13 +144,14 @@ class Installs:
                 )
                 row = (await conn.execute(query.limit(1))).mappings().first()
                 if row is not None:
-                    return row
+                    return dict(row)
         return None
 
     async def bot_by_id(self, row_id: int) -> Mapping[str, Any] | None:
         async with self._engine.connect() as conn:
             query = bots.select().where(bots.c.id == row_id)
-            return (await conn.execute(query)).mappings().first()
+            row = (await conn.execute(query)).mappings().first()
+            return None if row is None else dict(row)
 
     async def claim_rotation(
         self, row_id: int, seen_refresh_token: str, holder: str, seconds: float
