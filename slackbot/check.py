@@ -36,15 +36,19 @@ async def check(settings: Settings) -> list[tuple[bool, str]]:
 
     results: list[tuple[bool, str]] = []
     api = settings.slack_api_url
-    client = web_client(settings.slack_bot_token.get_secret_value(), api)
-    try:
-        auth = await client.auth_test()
-        results.append((True, f"Slack: signed in as {auth.get('user')} in {auth.get('team')}"))
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        results.append((False, f"Slack: SLACK_BOT_TOKEN was refused by auth.test ({error})"))
-    except Exception as exc:
-        results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
+    if settings.slack_bot_token is None:
+        results.append((True, "Slack: workspaces install the app through /slack/install"))
+    else:
+        client = web_client(settings.slack_bot_token.get_secret_value(), api)
+        try:
+            auth = await client.auth_test()
+            signed_in = f"Slack: signed in as {auth.get('user')} in {auth.get('team')}"
+            results.append((True, signed_in))
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            results.append((False, f"Slack: SLACK_BOT_TOKEN was refused by auth.test ({error})"))
+        except Exception as exc:
+            results.append((False, f"Slack: cannot reach {api} ({unreachable_reason(exc)})"))
     if settings.slack_app_token is not None:
         app_client = AsyncWebClient(base_url=api, timeout=30)
         token = settings.slack_app_token.get_secret_value()

@@ -1,4 +1,4 @@
-"""`amigo-slack run | migrate | check | manifest --url URL | try`.
+"""`amigo-slack run | migrate | check | manifest --url URL [--oauth] | rotate-token-key | try`.
 
 Every way start-up can fail ends in one plain sentence on stderr and exit status 2:
 a setting that is missing or malformed, a database that cannot be opened, a port
@@ -126,7 +126,12 @@ async def _serve_http(settings: Settings, build: Build) -> None:
 
 
 async def _introduce(runtime: Runtime) -> None:
-    """Ask Slack who the bot is: log the workspace, or stop if Slack refuses the token."""
+    """Ask Slack who the bot is: log the workspace, or stop if Slack refuses the token
+    (with OAuth: or if the installed workspaces' tokens cannot be decrypted)."""
+    if runtime.installations is not None:
+        problem = await runtime.installations.key_problem()
+        if problem is not None:
+            raise StartupError(problem)
     refused = await runtime.introduce()
     if refused is not None:
         raise StartupError(
@@ -232,10 +237,42 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
     url: str | None = args.url
     problem = public_url_problem(url) if url is not None else None
+    if args.oauth and url is None:
+        problem = "--oauth needs --url: Slack sends installers back to the app's public address"
     if problem is not None:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
-    sys.stdout.write(render_manifest(url))
+    sys.stdout.write(render_manifest(url, oauth=args.oauth))
+    return 0
+
+
+def cmd_rotate_token_key(_: argparse.Namespace) -> int:
+    """Encrypt every stored token again with the first of SLACK_TOKEN_KEYS."""
+    from slackbot.installing import oauth_config
+    from slackbot.slack.token_keys import TokenCipher, UnreadableToken
+    from slackbot.store.db import create_engine
+    from slackbot.store.installs import Installs
+
+    settings = _settings(require_http=False)
+    configure_logging(settings.log_level, settings.secrets())
+    if not settings.oauth:
+        raise _stop("rotate-token-key is for OAuth installs: SLACK_CLIENT_ID is not set")
+    config = oauth_config(settings)
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            cipher = TokenCipher(config.token_keys)
+            return await Installs(engine, config.client_id).reencrypt(cipher.reencrypt)
+        finally:
+            await engine.dispose()
+
+    try:
+        _migrate(settings)
+        rows = asyncio.run(rotate())
+    except (StartupError, UnreadableToken) as exc:
+        raise _stop(str(exc)) from None
+    print(f"Encrypted the tokens of {rows} install row(s) with the first key of SLACK_TOKEN_KEYS.")
     return 0
 
 
@@ -258,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="check the settings, Slack and Amigo")
     manifest = commands.add_parser("manifest", help="print manifest.yml")
     manifest.add_argument("--url", help="public https URL of the app, for HTTP mode")
+    manifest.add_argument(
+        "--oauth", action="store_true", help="for distribution: OAuth redirect, token rotation"
+    )
+    commands.add_parser(
+        "rotate-token-key", help="encrypt the stored tokens again with the first SLACK_TOKEN_KEYS"
+    )
     trial = commands.add_parser(
         "try", help="chat with the app in this terminal: no Slack (or Amigo) account needed"
     )
@@ -265,7 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="keep the conversations in this database (default: a temporary one)"
     )
     args = parser.parse_args(argv)
-    handlers = {"run": cmd_run, "migrate": cmd_migrate, "check": cmd_check, "try": cmd_try}
+    handlers = {
+        "run": cmd_run,
+        "migrate": cmd_migrate,
+        "check": cmd_check,
+        "try": cmd_try,
+        "rotate-token-key": cmd_rotate_token_key,
+    }
     handler = handlers.get(args.command, cmd_manifest)
     return handler(args)
 

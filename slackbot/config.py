@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slackbot.amigo.extras import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.config_base import DatabaseSettings, SettingsError
+from slackbot.config_oauth import OAuthSettings, oauth_problems
 from slackbot.relay.budgets import parse_limits
 from slackbot.relay.options import (
     ActivePolicy,
@@ -32,12 +33,14 @@ __all__ = [
 ]
 
 
-class Settings(DatabaseSettings):
+class Settings(OAuthSettings):
     """Everything `amigo-slack run` needs."""
 
     # Slack
-    slack_bot_token: SecretStr = Field(
-        description="the bot token (xoxb-...) from the app's OAuth & Permissions page"
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        description="the bot token (xoxb-...) from the app's OAuth & Permissions page "
+        "(not needed when workspaces install the app through OAuth)",
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None,
@@ -187,8 +190,10 @@ class Settings(DatabaseSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token_shape(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith("xoxb-"):
+    def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value():
+            return None
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
         return v
 
@@ -233,8 +238,9 @@ class Settings(DatabaseSettings):
 
     def secrets(self) -> list[str]:
         """The secret values, for tests and log scrubbing."""
-        values = [self.slack_bot_token, self.amigo_api_key, self.amigo_api_key_id]
-        values += [v for v in (self.slack_signing_secret, self.slack_app_token) if v]
+        values = [self.amigo_api_key, self.amigo_api_key_id]
+        values += [v for v in (self.slack_bot_token, self.slack_signing_secret) if v]
+        values += [v for v in (self.slack_app_token,) if v]
         return [v.get_secret_value() for v in values] + super().secrets()
 
 
@@ -295,6 +301,7 @@ def load_settings(*, require_http: bool | None = None, **overrides: object) -> S
             "SLACK_SIGNING_SECRET is missing (needed in HTTP mode, when SLACK_APP_TOKEN "
             "is not set: it verifies that requests come from Slack)"
         )
+    problems += oauth_problems(overrides)
     if problems or settings is None:
         raise SettingsError(problems)
     return settings

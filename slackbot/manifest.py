@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -11,8 +12,22 @@ MANIFEST = Path(__file__).resolve().parent / "manifest.yml"
 """Shipped inside the package (a link to the repository's top-level `manifest.yml`)."""
 
 
-def render_manifest(url: str | None) -> str:
-    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+def _manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return loaded
+
+
+def bot_scopes() -> tuple[str, ...]:
+    """The bot scopes the app asks for, as the manifest lists them (the OAuth flow
+    asks for the same)."""
+    return tuple(_manifest()["oauth_config"]["scopes"]["bot"])
+
+
+def render_manifest(url: str | None, *, oauth: bool = False) -> str:
+    """The manifest; with ``url``, for HTTP mode there; with ``oauth`` too, for
+    distribution: Slack sends installers back to ``/slack/oauth_redirect``, tokens
+    rotate, and an Enterprise Grid org may install the app org-wide."""
+    manifest = _manifest()
     if url:
         endpoint = url.rstrip("/") + "/slack/events"
         settings = manifest["settings"]
@@ -21,6 +36,11 @@ def render_manifest(url: str | None) -> str:
         settings["interactivity"]["request_url"] = endpoint
         for command in manifest["features"].get("slash_commands", []):
             command["url"] = endpoint
+        if oauth:
+            redirect = url.rstrip("/") + "/slack/oauth_redirect"
+            manifest["oauth_config"]["redirect_urls"] = [redirect]
+            settings["token_rotation_enabled"] = True
+            settings["org_deploy_enabled"] = True
     return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True)
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 
 from slack_sdk.errors import SlackApiError
 
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
+from slackbot.installing import bot_tokens, instance_id
 from slackbot.metrics import Metrics
 from slackbot.relay.budgets import SlackBudgets, parse_limits
 from slackbot.relay.controls import Controls, Permissions
@@ -26,6 +24,7 @@ from slackbot.relay.home import Home, HomeConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
+from slackbot.relay.offboarding import Offboarding
 from slackbot.relay.options import StepsShown
 from slackbot.relay.prompts import Prompts, PromptsConfig
 from slackbot.relay.reconcile import Reconciler
@@ -49,9 +48,7 @@ from slackbot.store.repo import Store
 log = logging.getLogger("slackbot.runtime")
 
 
-def instance_id() -> str:
-    """Names this process in thread leases (and in logs of several replicas)."""
-    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+RETENTION_SWEEP_SECONDS = 3600.0
 
 
 class Runtime:
@@ -67,6 +64,11 @@ class Runtime:
         self._sweeper: asyncio.Task[None] | None = None
         self.tasks = TaskTracker()
         self.store = Store(create_engine(s.database_url))
+        self.tokens, self.installations = bot_tokens(
+            s, self.store, lambda team, org: self.offboarding.returned(team, org)
+        )
+        self._retention: asyncio.Task[None] | None = None
+        bot_token = s.slack_bot_token.get_secret_value() if s.slack_bot_token else ""
         self.amigo = AmigoClient(
             s.amigo_base_url,
             s.amigo_organization_id,
@@ -79,13 +81,13 @@ class Runtime:
             parse_limits(s.slack_rate_limits), share=s.slack_rate_limit_share
         )
         client = web_client(
-            s.slack_bot_token.get_secret_value(),
+            bot_token,
             s.slack_api_url,
             on_rate_limited=self._limited,
             observe=self.metrics.slack_call,
         )
         self.port = WebApiPort(client, self.budgets)
-        self.files = SlackFiles(s.slack_bot_token.get_secret_value(), s.slack_api_url)
+        self.files = SlackFiles(bot_token, s.slack_api_url)
         self.writers = ReplyWriters(
             self.port,
             self.budgets,
@@ -211,6 +213,7 @@ class Runtime:
             config=HomeConfig(service_id=s.amigo_service_id),
             workspace_url=lambda: self.port.workspace_url,
         )
+        self.offboarding = Offboarding(self.store, conversations, s.uninstalled_retention_days)
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )
@@ -232,6 +235,8 @@ class Runtime:
             tasks=self.tasks,
             identity=lambda: self.identity,
             metrics=self.metrics,
+            installations=self.installations,
+            offboarding=self.offboarding,
         )
 
     def _limited(self, method: str, retry_after: float) -> None:
@@ -243,6 +248,9 @@ class Runtime:
         """Ask Slack who the bot is and log where it runs; Slack's error when it
         refuses the bot token (a network failure is logged, not fatal)."""
         s = self.settings
+        if self.installations is not None and s.slack_bot_token is None:
+            log.info("Slack: serving every workspace that installs the app (/slack/install)")
+            return None
         try:
             auth = await self.port.client.auth_test()
         except SlackApiError as exc:
@@ -266,6 +274,9 @@ class Runtime:
                 auth.get("team_id"),
                 auth.get("user"),
             )
+        if self.installations is not None:
+            # Any workspace that installed the app: its bot comes with each request.
+            self.identity = Identity(app_id=self.identity.app_id)
         log.info(
             "Amigo: organization %s at %s, service %s, version set %s",
             s.amigo_organization_id,
@@ -291,6 +302,10 @@ class Runtime:
         """Pick up after the last stop (interrupted replies marked, queued turns run),
         then keep sweeping for the threads of replicas that stop."""
         await self.recovery.sweep()
+        if self.installations is not None:
+            self._retention = asyncio.create_task(
+                self.offboarding.sweep_forever(RETENTION_SWEEP_SECONDS), name="retention"
+            )
         interval = max(0.5, self.settings.thread_lease_seconds / 3)
         self._sweeper = asyncio.create_task(self.recovery.sweep_forever(interval), name="sweeper")
 
@@ -299,6 +314,8 @@ class Runtime:
         those cut short are marked interrupted, queued ones wait for the next start."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._retention is not None:
+            self._retention.cancel()
         self.workers.stop()
         cancelled = await self.tasks.drain(self.settings.shutdown_grace_seconds)
         if cancelled:

@@ -2,7 +2,8 @@
 
 In HTTP mode events, slash commands and interactivity all POST to ``/slack/events``,
 where the Slack layer verifies the signature and timestamp of every request before
-anything runs. ``/healthz`` and ``/metrics`` are served in both modes: in Socket Mode
+anything runs; with OAuth, workspaces install the app through ``/slack/install``.
+``/healthz`` and ``/metrics`` are served in both modes: in Socket Mode
 they are all the port serves.
 """
 
@@ -79,7 +80,20 @@ def create_web_app(runtime: Runtime) -> Starlette:
     return Starlette(
         routes=[
             Route("/slack/events", runtime.slack.handle, methods=["POST"]),
+            *install_routes(runtime),
             *operator_routes(runtime),
         ],
         lifespan=lifespan,
     )
+
+
+def install_routes(runtime: Runtime) -> list[Route]:
+    """With OAuth: ``/slack/install`` sends an installer to Slack, which sends them back
+    to ``/slack/oauth_redirect`` (Bolt's flow checks the state and saves the install)."""
+    installations = runtime.installations
+    if installations is None:
+        return []
+    return [
+        Route("/slack/install", installations.install, methods=["GET"]),
+        Route("/slack/oauth_redirect", installations.redirect, methods=["GET"]),
+    ]

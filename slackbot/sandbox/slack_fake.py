@@ -18,7 +18,9 @@ Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``cha
 ``assistant.threads.setSuggestedPrompts`` (the last two recorded only), ``users.info``,
 ``bots.info``, ``conversations.info``, ``conversations.open``, ``conversations.replies``,
 ``conversations.history``, ``views.open|publish|update|push`` (recorded only),
-``apps.connections.open`` (Socket Mode, below). Anything else answers ``unknown_method``.
+``apps.connections.open`` (Socket Mode, below), ``oauth.v2.access`` and the install page
+``GET /oauth/v2/authorize`` (:mod:`slackbot.sandbox.slack_oauth`). Anything else answers
+``unknown_method``.
 
 Agent features follow Slack's published documents:
 
@@ -94,6 +96,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from slackbot.sandbox.server import BackgroundServer
+from slackbot.sandbox.slack_oauth import FakeInstall, OAuthDesk, OAuthRefused
 from slackbot.sandbox.ts import TsClock
 
 __all__ = [
@@ -808,6 +811,8 @@ class FakeSlack:
         bot_name: str = "amigo",
         app_id: str = "A0TEST",
         app_token: str = "xapp-test-token",  # noqa: S107 - a made-up token for the fake
+        client_id: str = "1111.2222",
+        client_secret: str = "made-up-client-secret",  # noqa: S107 - made up for the fake
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -852,6 +857,9 @@ class FakeSlack:
         self._files: dict[str, tuple[Json, bytes]] = {}
         self._downloads: list[FileDownload] = []
         self._download_faults: list[int] = []
+        self.oauth = OAuthDesk(client_id, client_secret, app_id, team_id)
+        """Slack's OAuth v2: the install page, ``oauth.v2.access``, token rotation
+        (see :mod:`slackbot.sandbox.slack_oauth`)."""
 
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
@@ -884,6 +892,7 @@ class FakeSlack:
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/oauth/v2/authorize", self._authorize_endpoint, methods=["GET"]),
                 Route("/response/{response_id}", self._response_endpoint, methods=["POST"]),
                 Route("/files-pri/{ref}/{rest:path}", self._file_endpoint, methods=["GET"]),
                 WebSocketRoute("/socket-mode", self._socket_endpoint),
@@ -968,6 +977,7 @@ class FakeSlack:
             self._files.clear()
             self._downloads.clear()
             self._download_faults.clear()
+            self.oauth.reset()
         self.add_user(self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True)
 
     # ---------------------------------------------------------------- setup
@@ -998,6 +1008,41 @@ class FakeSlack:
             self._tokens.add(token)
             self._workspaces[token] = workspace
         return token
+
+    def plan_install(
+        self,
+        team_id: str | None,
+        *,
+        enterprise_id: str | None = None,
+        org_wide: bool = False,
+        bot_user_id: str | None = None,
+        installer: str = "UINSTALLER",
+    ) -> None:
+        """The next visit to the install page installs the app in ``team_id`` (or, with
+        ``org_wide``, in the whole Grid org ``enterprise_id``)."""
+        with self._lock:
+            self.oauth.plan(FakeInstall(team_id, enterprise_id, org_wide, installer, bot_user_id))
+
+    def _issue(self, install: FakeInstall, token: str | None) -> str:
+        team = install.team_id or install.enterprise_id or self.team_id
+        return self.add_workspace(
+            team,
+            enterprise_id=install.enterprise_id,
+            bot_user_id=install.bot_user_id,
+            token=token,
+            org_wide=install.org_wide,
+        )
+
+    async def _authorize_endpoint(self, request: Request) -> Response:
+        """Slack's install page: the person approves at once, and is sent back."""
+        args = dict(request.query_params)
+        with self._lock:
+            try:
+                target = self.oauth.authorize(args)
+            except OAuthRefused as exc:
+                page = f"<html><body><h1>Something went wrong</h1><p>{exc.error}</p></body></html>"
+                return Response(page, status_code=400, media_type="text/html")
+        return RedirectResponse(target, status_code=302)
 
     def revoke_token(self, token: str) -> None:
         """Slack revoked ``token`` (the app was uninstalled, or its tokens revoked): every
@@ -1887,6 +1932,13 @@ class FakeSlack:
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:].strip()
+        elif auth.lower().startswith("basic "):  # an app's client id and secret
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except ValueError:
+                client_id, secret = "", ""
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", secret)
 
         with self._lock:
             latency = self._latency.get(method, self._latency.get("*", 0.0))
@@ -1895,6 +1947,7 @@ class FakeSlack:
 
         with self._lock:
             status, body_out, headers = self._answer(method, args, token, parse_error)
+            args.pop("client_secret", None)  # not kept, like a token
             self._calls.append(
                 RecordedCall(
                     method=method,
@@ -1959,10 +2012,15 @@ class FakeSlack:
     ) -> tuple[int, Json, dict[str, str]]:
         """Status, body and headers for one call. Runs under the lock."""
         handler = self._handlers.get(method)
-        if handler is None:
+        if handler is None and method != "oauth.v2.access":
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if parse_error is not None:
             return 200, {"ok": False, "error": parse_error}, {}
+        if method == "oauth.v2.access":  # the app's client credentials, no token
+            try:
+                return 200, {"ok": True, **self.oauth.access(args, self._issue)}, {}
+            except OAuthRefused as exc:
+                return 200, {"ok": False, "error": exc.error}, {}
         if not isinstance(token, str) or (token not in self._tokens and token != self.app_token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if token in self._revoked:
@@ -1994,6 +2052,7 @@ class FakeSlack:
         if method.startswith("chat."):
             LIVE_BROADCASTS.extend(_broadcasts(method, args))
         try:
+            assert handler is not None
             result = handler({**args, "_token": token} if method == "auth.test" else args)
         except _SlackError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}

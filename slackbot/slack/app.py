@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +21,7 @@ from slackbot.relay.feedback import Votes
 from slackbot.relay.home import Home
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
+from slackbot.relay.offboarding import Offboarding
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
@@ -29,8 +31,10 @@ from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
 from slackbot.slack.feedback import register_feedback
+from slackbot.slack.oauth import Installations
 from slackbot.slack.payloads import Identity
 from slackbot.slack.retry import register_retry
+from slackbot.slack.uninstall import register_uninstall
 from slackbot.slack.web_port import WebApiPort
 
 
@@ -39,7 +43,21 @@ def _quiet_bolt(record: logging.LogRecord) -> bool:
     built from that very token), and writes a long warning with sample code for every
     request no listener handles (the edge logs those, briefly): neither helps an admin."""
     message = record.getMessage()
+    if message.startswith("Although the app should be installed"):
+        return False  # the refusal of an uninstalled workspace: our authorize logs it
     return "`token` will be unused" not in message and not message.startswith("Unhandled request")
+
+
+def _oauth_options(installations: Installations | None) -> dict[str, Any]:
+    """With OAuth, Bolt runs its install flow, and each request gets its workspace's
+    token from the installs (without, the client's single token serves every request)."""
+    if installations is None:
+        return {}
+    return {
+        "authorize": installations.authorize,
+        "oauth_flow": installations.flow,
+        "installation_store": installations.store,
+    }
 
 
 class SlackSurface:
@@ -62,6 +80,8 @@ class SlackSurface:
         tasks: TaskTracker,
         identity: Callable[[], Identity],
         metrics: Metrics,
+        installations: Installations | None = None,
+        offboarding: Offboarding | None = None,
     ) -> None:
         bolt_log = logging.getLogger("slackbot.bolt")
         bolt_log.addFilter(_quiet_bolt)
@@ -73,6 +93,7 @@ class SlackSurface:
             # Slack hears back only when a listener returns: a message is saved first.
             process_before_response=True,
             logger=bolt_log,
+            **_oauth_options(installations),
         )
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
         register_commands(self.bolt, controls, explainer, port, tasks)
@@ -80,6 +101,9 @@ class SlackSurface:
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, home, tasks)
         register_feedback(self.bolt, votes, port, tasks)
+        if installations is not None and offboarding is not None:
+            store, forget = installations.store, installations.tokens.forget
+            register_uninstall(self.bolt, store, forget, offboarding, tasks)
         self._edge = Edge(self.bolt, signing_secret)
 
     async def handle(self, request: Request) -> Response:

@@ -26,6 +26,7 @@ from slackbot.store.records import (
     Turn,
 )
 from slackbot.store.turns import Turns
+from slackbot.store.workspaces import Workspaces
 
 __all__ = [
     "Conversation",
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents):
+class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents, Workspaces):
     """One object for the whole store; its parts live in the modules named above."""
 
     async def writable(self) -> str | None:
