@@ -25,13 +25,16 @@ from slackbot.store.records import (
     ThreadKey,
     Turn,
 )
+from slackbot.store.services import ChannelService, ChannelServices, ServiceChange
 from slackbot.store.turns import Turns
 
 __all__ = [
+    "ChannelService",
     "Conversation",
     "IncomingMessage",
     "Progress",
     "Queue",
+    "ServiceChange",
     "Store",
     "ThreadEvent",
     "ThreadKey",
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 
-class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents):
+class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents, ChannelServices):
     """One object for the whole store; its parts live in the modules named above."""
 
     async def writable(self) -> str | None:
