@@ -22,6 +22,7 @@ from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
+from slackbot.relay.services import Services
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.actions import register_actions
 from slackbot.slack.agent import register_agent
@@ -58,6 +59,7 @@ class SlackSurface:
         recovery: Recovery,
         prompts: Prompts,
         home: Home,
+        services: Services,
         port: WebApiPort,
         tasks: TaskTracker,
         identity: Callable[[], Identity],
@@ -75,7 +77,7 @@ class SlackSurface:
             logger=bolt_log,
         )
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
-        register_commands(self.bolt, controls, explainer, port, tasks)
+        register_commands(self.bolt, controls, explainer, services, port, tasks)
         register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, home, tasks)
