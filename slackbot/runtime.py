@@ -218,6 +218,7 @@ class Runtime:
             watch=self.watch,
             config=HomeConfig(service_id=s.amigo_service_id),
             workspace_url=lambda: self.port.workspace_url,
+            services=self.services,
         )
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics

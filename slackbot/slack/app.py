@@ -26,6 +26,7 @@ from slackbot.relay.services import Services
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.actions import register_actions
 from slackbot.slack.agent import register_agent
+from slackbot.slack.channel_services import register_channel_services
 from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
@@ -81,6 +82,7 @@ class SlackSurface:
         register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, home, tasks)
+        register_channel_services(self.bolt, services, home, port, tasks)
         register_feedback(self.bolt, votes, port, tasks)
         self._edge = Edge(self.bolt, signing_secret)
 

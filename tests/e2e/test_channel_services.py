@@ -1,17 +1,32 @@
-"""A service per channel: admins map channels to Amigo services (`/amigo config`); a
-channel's new conversations start in its service, DMs and other channels in the default
-one, and a conversation keeps the service it started in."""
+"""A service per channel: admins map channels to Amigo services (`/amigo config`, or the
+form in the Home tab); a channel's new conversations start in its service, DMs and other
+channels in the default one, and a conversation keeps the service it started in."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from slackbot.sandbox.amigo_fake import FakeConversation
+from slackbot.sandbox.slack_fake import FakeView
+from slackbot.ui import services as ui
 from tests.e2e.conftest import ALICE, BOB, CHANNEL, SERVICE_ID, Harness
 from tests.e2e.test_commands import ADMIN, amigo
+from tests.e2e.test_home import open_home
 
 SUPPORT = "C0SUPPORT"
 SERVICE_B = "0123456789abcdef0123456b"
 SERVICE_C = "0123456789abcdef0123456c"
 DM = "D" + ALICE[1:]
+
+
+def text_of(view: FakeView) -> str:
+    """Every text of the view's blocks (buttons' labels too)."""
+    parts: list[str] = []
+    for block in view.view["blocks"]:
+        for item in [block, *block.get("elements", [])]:
+            text = item.get("text")
+            parts.append(text.get("text", "") if isinstance(text, dict) else str(text or ""))
+    return "\n".join(parts)
 
 
 def created(h: Harness) -> list[tuple[str, str]]:
@@ -137,3 +152,61 @@ async def test_a_service_amigo_does_not_know_is_refused(harness: Harness) -> Non
     said = await map_channel(h, f"#support service {SERVICE_B}")
     assert "as plain text" in said and "Copy link" in said
     assert len(h.amigo.calls_named("conversation_starter")) == 2
+
+
+# -- the Home tab's form ---------------------------------------------------------
+
+
+def form_values(channel: str | None, service: str, version_set: str = "") -> dict[str, Any]:
+    picked: dict[str, Any] = {"type": "conversations_select", "selected_conversation": channel}
+    return {
+        ui.CHANNEL_BLOCK: {ui.CHANNEL_BLOCK: picked},
+        ui.SERVICE_BLOCK: {ui.SERVICE_BLOCK: service},
+        ui.VERSION_BLOCK: {ui.VERSION_BLOCK: version_set},
+    }
+
+
+async def submit(h: Harness, user: str, values: dict[str, Any]) -> dict[str, Any]:
+    payload = h.sender.view_submission_payload(user, ui.config_modal(), values)
+    response = await h.sender.send_payload(payload)
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_an_admin_maps_a_channel_with_the_home_tab_form(harness: Harness) -> None:
+    h = harness
+    h.slack.add_user(ADMIN, real_name="Ada Admin", is_admin=True)
+    h.amigo.service_ids = {SERVICE_ID, SERVICE_B}
+    home = await open_home(h, ADMIN)
+    assert "Which agent each channel talks to" in text_of(home)
+    assert "No channel has a service of its own" in text_of(home)
+    opened_before = len(h.slack.views("views.open"))
+    click = h.sender.home_action_payload(ADMIN, ui.HOME_CONFIG_ACTION, "open", view=home.view)
+    assert (await h.sender.send_payload(click)).status_code == 200
+    await h.wait_for(lambda: len(h.slack.views("views.open")) > opened_before, what="the form")
+    form = h.slack.views("views.open")[-1].view
+    assert form["callback_id"] == ui.CONFIG_VIEW
+
+    # What is wrong shows in the form, next to its input; nothing is saved.
+    answer = await submit(h, ADMIN, form_values(SUPPORT, "not-an-id"))
+    assert answer["response_action"] == "errors"
+    assert "is not an Amigo service id" in answer["errors"][ui.SERVICE_BLOCK]
+    answer = await submit(h, ADMIN, form_values(SUPPORT, SERVICE_C))
+    assert answer["response_action"] == "errors"
+    assert f"Amigo knows no service '{SERVICE_C}'" in answer["errors"][ui.SERVICE_BLOCK]
+    answer = await submit(h, ALICE, form_values(SUPPORT, SERVICE_B))  # no admin
+    assert "Only a workspace admin or owner" in answer["errors"][ui.CHANNEL_BLOCK]
+    assert await h.runtime.store.channel_services(h.slack.team_id) == []
+
+    published = len(h.slack.views("views.publish"))
+    answer = await submit(h, ADMIN, form_values(SUPPORT, SERVICE_B, "release"))
+    assert answer["response_action"] == "update"
+    assert f"now start in service `{SERVICE_B}`" in answer["view"]["blocks"][0]["text"]["text"]
+    await h.wait_for(lambda: len(h.slack.views("views.publish")) > published, what="Home")
+    assert f"<#{SUPPORT}>: service `{SERVICE_B}`" in text_of(h.slack.views("views.publish")[-1])
+
+    await start_in(h, SUPPORT, user=BOB)
+    assert created(h) == [(SERVICE_B, "release")]
+    # People who are no admin see nothing of it.
+    assert "Which agent each channel talks to" not in text_of(await open_home(h, ALICE))
