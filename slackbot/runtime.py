@@ -30,6 +30,7 @@ from slackbot.relay.prompts import Prompts, PromptsConfig
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.replies import Replies
+from slackbot.relay.services import Service, Services
 from slackbot.relay.starts import Starts
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
 from slackbot.relay.tasks import TaskTracker
@@ -144,12 +145,20 @@ class Runtime:
                 max_chars=s.amigo_share_thread_chars,
             ),
         )
+        permissions = Permissions(self.port, s.admin_user_ids)
+        self.services = Services(
+            self.store,
+            self.amigo,
+            permissions,
+            default=Service(s.amigo_service_id, s.amigo_version_set),
+            as_user=s.amigo_user_id,
+        )
         executor = TurnExecutor(
             store=self.store,
             amigo=self.amigo,
             slack=self.port,
             conversations=conversations,
-            starts=Starts(self.store, identities, conversations, s.amigo_service_id),
+            starts=Starts(self.store, identities, conversations, self.services),
             names=names,
             prompts=self.prompts,
             replies=replies or self.writers,
@@ -184,7 +193,6 @@ class Runtime:
             ),
         )
         self.inbox = Inbox(self.store, self.port, self.workers, heard)
-        permissions = Permissions(self.port, s.admin_user_ids)
         self.controls = Controls(
             store=self.store,
             amigo=self.amigo,
@@ -212,6 +220,7 @@ class Runtime:
             watch=self.watch,
             config=HomeConfig(service_id=s.amigo_service_id),
             workspace_url=lambda: self.port.workspace_url,
+            services=self.services,
         )
         self.offboarding = Offboarding(self.store, conversations, s.uninstalled_retention_days)
         self.recovery = Recovery(
@@ -231,6 +240,7 @@ class Runtime:
             recovery=self.recovery,
             prompts=self.prompts,
             home=self.home,
+            services=self.services,
             port=self.port,
             tasks=self.tasks,
             identity=lambda: self.identity,

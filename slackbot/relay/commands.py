@@ -15,6 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+from slackbot.relay.config_commands import ConfigCommand, Invalid, parse_config
+from slackbot.relay.config_commands import ResetChannelService as ResetChannelService
+from slackbot.relay.config_commands import SetChannelService as SetChannelService
+from slackbot.relay.config_commands import ShowConfig as ShowConfig
 from slackbot.ui import messages
 from slackbot.ui.escape import unescape
 
@@ -84,6 +88,7 @@ class Why:
 
 
 Command = Help | Finish | SetTags | RemoveTags | ShowTags | Suggest | Status | Why
+"""A command on a conversation; `/amigo config`'s are :data:`ConfigCommand`s."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +278,7 @@ def help_text(command: Help) -> str:
     return messages.unknown_command(command.unknown) if command.unknown else messages.HELP
 
 
-def parse_command(text: str) -> Command | CommandError:
+def parse_command(text: str) -> Command | ConfigCommand | CommandError:
     """Parse the text after ``/amigo``. Never raises."""
     tokens = _tokenize(text)
     if isinstance(tokens, CommandError):
@@ -284,6 +289,9 @@ def parse_command(text: str) -> Command | CommandError:
     name = head.text.lower()
     if name == "help":
         return Help()
+    if name == "config":
+        config = parse_config([w.text for w in rest], [link.url for link in tokens.links])
+        return CommandError(config.message) if isinstance(config, Invalid) else config
     if name not in (*_SIMPLE, "tag", "untag"):
         return Help(unknown=head.text)
     if len(tokens.links) > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
@@ -167,15 +168,21 @@ class Conversations:
         log.info("finished %d unfinished conversation(s) unknown to this app", finished)
         return finished
 
-    async def make_room_for(self, conversation: Conversation) -> str | None:
-        """Apply the policy to the owner's other open conversations.
+    async def make_room_for(
+        self,
+        conversation: Conversation,
+        same_service: Callable[[Conversation], bool] = lambda _: True,
+    ) -> str | None:
+        """Apply the policy to the owner's other open conversations (of the same
+        service: Amigo keeps those of other services apart).
 
         Returns None when the new conversation may start, or the link of the
         conversation that blocks it (policy ``refuse``).
         """
-        others = await self._store.open_conversations_of(
+        mine = await self._store.open_conversations_of(
             conversation.team_id, conversation.owner_user_id, exclude_id=conversation.id
         )
+        others = [other for other in mine if same_service(other)]
         if not others:
             return None
         if self.policy == "refuse":

@@ -1,6 +1,6 @@
 """The app's Home tab: what it shows a person, and when it is published again.
 
-The list is Amigo's (the person's conversations with the configured service), joined
+The list is Amigo's (the person's conversations with the app's services), joined
 with the database for each conversation's Slack thread; while Amigo cannot be reached,
 it is what the database remembers. The tab is published when the person opens it, and
 again when one of their conversations changes (they opened it since this process
@@ -25,11 +25,13 @@ from slackbot.relay.commands import Finish
 from slackbot.relay.controls import Caller, Controls, Permissions
 from slackbot.relay.health import Asked, HealthCheck, amigo_problem
 from slackbot.relay.ports import AmigoPort, SlackPort, SlackRefused, SlackUnreachable
+from slackbot.relay.services import Services
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.watch import Watch
 from slackbot.store.repo import Conversation, Store, ThreadKey
 from slackbot.ui import home as ui
 from slackbot.ui import messages
+from slackbot.ui import services as ui_services
 
 log = logging.getLogger("slackbot.home")
 
@@ -70,7 +72,9 @@ class Home:
         watch: Watch,
         config: HomeConfig,
         workspace_url: Callable[[], str | None] = lambda: None,
+        services: Services | None = None,
     ) -> None:
+        self._services = services
         self._store = store
         self._amigo = amigo
         self._slack = slack
@@ -128,7 +132,7 @@ class Home:
                 page = await self._amigo.get_conversations(
                     amigo_user,
                     user_ids=[amigo_user],
-                    service_ids=[self._config.service_id],
+                    service_ids=await self._service_ids(team_id, user_id),
                     sort_by=["-created_at"],
                     limit=AMIGO_PAGE,
                 )
@@ -141,8 +145,12 @@ class Home:
         else:
             rows, more, at_least = await self._from_database(team_id, user_id)
         health = None
+        admin: list[Any] = []
         if await self._permissions.is_admin(user_id):
             health = await self._health.report(asked)
+            if self._services is not None:
+                mappings = await self._services.mappings(team_id)
+                admin = ui_services.home_section(self._services.listed_default, mappings)
         return ui.home_view(
             rows,
             more=more,
@@ -150,7 +158,14 @@ class Home:
             amigo_down=asked is not None and asked.problem is not None,
             notice=notice,
             health=health,
+            admin=admin,
         )
+
+    async def _service_ids(self, team_id: str, user_id: str) -> list[str]:
+        """The services the person's conversations may be in."""
+        if self._services is None:
+            return [self._config.service_id]
+        return await self._services.known(team_id, user_id)
 
     async def _from_amigo(self, page: ConversationPage) -> tuple[list[ui.Row], int, bool]:
         listed = page.conversations[: ui.MAX_SHOWN]

@@ -49,10 +49,14 @@ class Openings:
 
     def _create(self, conversation: Conversation, text: str) -> AsyncIterator[AmigoEvent]:
         assert conversation.amigo_user_id is not None
+        service_id, version_set = self._service_id, self._version_set
+        if conversation.service_id is not None:  # the one it started in (else the default)
+            service_id = conversation.service_id
+            version_set = conversation.version_set or "release"
         return self._amigo.create_conversation(
             conversation.amigo_user_id,
-            service_id=self._service_id,
-            version_set=self._version_set,
+            service_id=service_id,
+            version_set=version_set,
             initial_message=text or None,
         )
 

@@ -76,8 +76,9 @@ class Reconciler:
         user = conversation.amigo_user_id
         if user is None:
             return None  # it never got as far as Amigo
+        service = conversation.service_id or self._service_id  # the one it started in
         page = await self._amigo.get_conversations(
-            user, user_ids=[user], service_ids=[self._service_id], is_finished=False
+            user, user_ids=[user], service_ids=[service], is_finished=False
         )
         for info in page.conversations:
             known = await self._store.conversation_by_amigo_id(info.id)

@@ -1,8 +1,11 @@
-"""Before Amigo creates a conversation: who speaks, and room for it.
+"""Before Amigo creates a conversation: its service, who speaks, and room for it.
 
-Amigo allows one unfinished conversation per user and service, so a start applies
-the active-conversation policy first; when Amigo still refuses (a conversation this
-app does not know, made elsewhere), the policy decides whether to finish that one.
+The service is the channel's (:mod:`slackbot.relay.services`), recorded on the
+conversation before anything reaches Amigo. Amigo allows one unfinished conversation
+per user and service, so a start applies the active-conversation policy to the
+person's other conversations of that service first; when Amigo still refuses (a
+conversation this app does not know, made elsewhere), the policy decides whether to
+finish that one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from slackbot.amigo.errors import (
 )
 from slackbot.relay.conversations import Conversations, Identities
 from slackbot.relay.ports import SlackUnreachable
+from slackbot.relay.services import Services
 from slackbot.store.repo import Conversation, Store
 from slackbot.ui import messages
 
@@ -36,15 +40,18 @@ class Starts:
         store: Store,
         identities: Identities,
         conversations: Conversations,
-        service_id: str,
+        services: Services,
     ) -> None:
         self._store = store
         self._identities = identities
         self._conversations = conversations
-        self._service_id = service_id
+        self._services = services
 
     async def prepare(self, conversation: Conversation) -> Conversation | str:
-        """The conversation with its Amigo user, ready to create; or why it cannot start."""
+        """The conversation with its service and Amigo user, ready to create; or why it
+        cannot start."""
+        conversation = await self._services.choose(conversation)
+        service = self._services.of(conversation).service_id
         try:
             amigo_user = await self._identities.amigo_user_for(
                 conversation.team_id, conversation.owner_user_id
@@ -61,7 +68,9 @@ class Starts:
             await self._store.set_conversation_user(conversation.id, amigo_user)
             conversation = replace(conversation, amigo_user_id=amigo_user)
         try:
-            blocking = await self._conversations.make_room_for(conversation)
+            blocking = await self._conversations.make_room_for(
+                conversation, lambda other: self._services.of(other).service_id == service
+            )
         except (AmigoRateLimited, AmigoUnavailable, AmigoTransportError, SlackUnreachable) as exc:
             raise StartPostponed(str(exc)) from exc
         except AmigoError:
@@ -80,7 +89,7 @@ class Starts:
             return messages.UNFINISHED_ELSEWHERE
         try:
             finished = await self._conversations.finish_unknown_unfinished(
-                conversation.amigo_user_id, self._service_id
+                conversation.amigo_user_id, self._services.of(conversation).service_id
             )
         except AmigoError as lookup_error:
             log.warning("could not look up unfinished conversations: %s", lookup_error)

@@ -12,7 +12,9 @@ when it speaks first). Voice messages (MP3) are "transcribed" from
 message, each completed interaction has insights derived from the agent actions
 it streamed, and the audio of a voice message is served back through a signed
 link (:func:`silent_mp3` makes a small valid MP3). Conversation starters are
-generated from the service and facets, within Amigo's 10 calls a minute.
+generated from the service and facets, within Amigo's 10 calls a minute. A service
+or version set it does not know (:attr:`FakeAmigo.service_ids`,
+:attr:`FakeAmigo.version_sets`) is a 404, for a new conversation and for starters.
 
 Tests script answers with :meth:`FakeAmigo.queue_reply` and failures with
 :meth:`FakeAmigo.fail_next`, read what was asked in :attr:`FakeAmigo.calls` and
@@ -625,6 +627,8 @@ class FakeAmigo:
             self.default_delay = 0.0
             self.service_ids: set[str] | None = None
             """Known services; None accepts any well-formed id."""
+            self.version_sets: dict[str, set[str]] = {}
+            """Known version sets by service; a service not named here has any."""
             self.roles: set[str] | None = None
             """Known role names; None accepts any."""
             self.transcripts: deque[str] = deque()
@@ -1059,6 +1063,11 @@ class FakeAmigo:
             keys.append((name, descending))
         return keys
 
+    def _has_version_set(self, service_id: str, version_set: str) -> bool:
+        with self._lock:
+            known = self.version_sets.get(service_id)
+        return known is None or version_set in known
+
     def _take_reply(self, kind: str, conversation_id: str, user_text: str | None) -> Reply | None:
         with self._lock:
             for index, reply in enumerate(self._replies):
@@ -1391,6 +1400,8 @@ class FakeAmigo:
             raise _invalid("body", "tags", "Input should be an object of at most 20 tags")
         if self.service_ids is not None and service_id not in self.service_ids:
             raise _Fail(404, "Specified service is not found.")
+        if not self._has_version_set(service_id, version_set):
+            raise _Fail(404, "Specified version set is not found.")
         with self._changed:
             for other in self._conversations.values():
                 if (
@@ -1558,8 +1569,11 @@ class FakeAmigo:
         instructions = body.get("generation_instructions")
         if not isinstance(instructions, str) or not instructions.strip():
             raise _invalid("body", "generation_instructions")
+        version_set = body.get("service_version_set_name", "release")
         if self.service_ids is not None and service_id not in self.service_ids:
             raise _Fail(404, "Service not found.")
+        if not self._has_version_set(service_id, version_set):
+            raise _Fail(404, "Service not found.")  # the spec's one 404 here
         stripped = [f.strip() for f in facets]
         with self._lock:
             scripted = None if self.starters is None else list(self.starters)

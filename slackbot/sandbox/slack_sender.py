@@ -595,15 +595,23 @@ class SlackSender:
         return payload
 
     def view_submission_payload(
-        self, user: str, view: Mapping[str, Any], values: Mapping[str, Mapping[str, str]]
+        self,
+        user: str,
+        view: Mapping[str, Any],
+        values: Mapping[str, Mapping[str, str | Mapping[str, Any]]],
     ) -> Json:
-        """A modal's Submit: ``view`` as the app opened it, ``values`` typed per block and
-        action id into its plain-text inputs."""
-        state = {
-            block: {action: {"type": "plain_text_input", "value": typed}}
-            for block, inputs in values.items()
-            for action, typed in inputs.items()
-        }
+        """A modal's Submit: ``view`` as the app opened it, ``values`` per block and action
+        id: the text typed into a plain-text input, or an input's whole state (a select's
+        ``{"type": "conversations_select", "selected_conversation": "C…"}``)."""
+        state: dict[str, Json] = {}
+        for block, inputs in values.items():
+            for action, typed in inputs.items():
+                entry = (
+                    dict(typed)
+                    if isinstance(typed, Mapping)
+                    else {"type": "plain_text_input", "value": typed}
+                )
+                state.setdefault(block, {})[action] = entry
         return {
             "type": "view_submission",
             "team": self._team(),

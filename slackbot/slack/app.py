@@ -24,9 +24,11 @@ from slackbot.relay.insights import Explainer
 from slackbot.relay.offboarding import Offboarding
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
+from slackbot.relay.services import Services
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack.actions import register_actions
 from slackbot.slack.agent import register_agent
+from slackbot.slack.channel_services import register_channel_services
 from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
@@ -76,6 +78,7 @@ class SlackSurface:
         recovery: Recovery,
         prompts: Prompts,
         home: Home,
+        services: Services,
         port: WebApiPort,
         tasks: TaskTracker,
         identity: Callable[[], Identity],
@@ -96,10 +99,11 @@ class SlackSurface:
             **_oauth_options(installations),
         )
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
-        register_commands(self.bolt, controls, explainer, port, tasks)
+        register_commands(self.bolt, controls, explainer, services, port, tasks)
         register_actions(self.bolt, controls, explainer, port, tasks)
         register_retry(self.bolt, recovery, port, tasks)
         register_agent(self.bolt, prompts, home, tasks)
+        register_channel_services(self.bolt, services, home, port, tasks)
         register_feedback(self.bolt, votes, port, tasks)
         if installations is not None and offboarding is not None:
             store, forget = installations.store, installations.tokens.forget

@@ -13,10 +13,20 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
-from slackbot.relay.commands import CommandError, Help, Why, help_text, parse_command
+from slackbot.relay.commands import (
+    CommandError,
+    Help,
+    ResetChannelService,
+    SetChannelService,
+    ShowConfig,
+    Why,
+    help_text,
+    parse_command,
+)
 from slackbot.relay.controls import Caller, Controls
 from slackbot.relay.insights import Explainer
 from slackbot.relay.ports import SlackPort
+from slackbot.relay.services import Services
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack import payloads
 from slackbot.store.repo import ThreadKey
@@ -67,7 +77,12 @@ async def carry_out(
 
 
 def register_commands(
-    app: AsyncApp, controls: Controls, explainer: Explainer, port: SlackPort, tasks: TaskTracker
+    app: AsyncApp,
+    controls: Controls,
+    explainer: Explainer,
+    services: Services,
+    port: SlackPort,
+    tasks: TaskTracker,
 ) -> None:
     async def amigo(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
@@ -89,7 +104,11 @@ def register_commands(
             thread = ThreadKey(caller.team_id, ref.channel_id, ref.thread_ts) if ref else None
             tasks.spawn(explainer.show(command.trigger_id, caller, thread), name="command:why")
             return
-        work = controls.run(parsed, caller)
+        work: Awaitable[str | None]
+        if isinstance(parsed, ShowConfig | SetChannelService | ResetChannelService):
+            work = services.run(parsed, caller)
+        else:
+            work = controls.run(parsed, caller)
         tasks.spawn(
             carry_out(work, respond, port, channel=channel, user=user),
             name=f"command:/amigo {type(parsed).__name__}",

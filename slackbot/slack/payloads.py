@@ -226,21 +226,32 @@ class MessageShortcut(SlackModel):
 
 
 class _SubmittedView(SlackModel):
+    id: str = ""
     callback_id: str
     private_metadata: str = ""
     state: dict[str, Any] = Field(default_factory=dict)
 
+    def _input(self, block_id: str, action_id: str) -> dict[str, Any]:
+        values = self.state.get("values")
+        block = values.get(block_id) if isinstance(values, dict) else None
+        found = block.get(action_id) if isinstance(block, dict) else None
+        return found if isinstance(found, dict) else {}
+
     def text(self, block_id: str, action_id: str) -> str:
         """The value typed into one plain-text input ("" when it was left empty)."""
-        values = self.state.get("values") or {}
-        typed = (values.get(block_id) or {}).get(action_id) or {}
-        return str(typed.get("value") or "")
+        return str(self._input(block_id, action_id).get("value") or "")
+
+    def selected(self, block_id: str, action_id: str) -> str:
+        """The conversation (or channel) picked in a select ("" when none was)."""
+        chosen = self._input(block_id, action_id)
+        return str(chosen.get("selected_conversation") or chosen.get("selected_channel") or "")
 
 
 class ViewSubmission(SlackModel):
     """A modal's Submit."""
 
     user: _Ref
+    team: _Ref | None = None
     view: _SubmittedView
 
 

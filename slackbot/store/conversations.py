@@ -151,6 +151,32 @@ class Conversations(StoreBase):
     async def set_conversation_user(self, conversation_id: int, amigo_user_id: str) -> None:
         await self._update(conversation_id, amigo_user_id=amigo_user_id)
 
+    async def set_conversation_service(
+        self, conversation_id: int, service_id: str, version_set: str
+    ) -> Conversation | None:
+        """Record the service a conversation starts in, once (a second call leaves the
+        first choice); the conversation as it now is."""
+        await self._update(
+            conversation_id,
+            ConversationRow.service_id.is_(None),
+            service_id=service_id,
+            version_set=version_set,
+        )
+        return await self.conversation(conversation_id)
+
+    async def services_of(self, team_id: str, user_id: str) -> set[str]:
+        """The services the user's conversations started in (those recorded)."""
+        rows = await self._scalars(
+            select(ConversationRow.service_id)
+            .where(
+                ConversationRow.team_id == team_id,
+                ConversationRow.owner_user_id == user_id,
+                ConversationRow.service_id.is_not(None),
+            )
+            .distinct()
+        )
+        return {str(s) for s in rows}
+
     async def activate_conversation(
         self, conversation_id: int, amigo_conversation_id: str, turn_ids: list[int]
     ) -> None:

@@ -101,6 +101,9 @@ class ConversationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+    service_id: Mapped[str | None] = mapped_column(String(24))
+    """The Amigo service it started in (NULL: before this was kept, the default one)."""
+    version_set: Mapped[str | None] = mapped_column(String(64))
 
 
 class TurnRow(Base):
@@ -256,3 +259,32 @@ class ThreadEventRow(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     turn_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelServiceRow(Base):
+    """The Amigo service (and version set) a channel's new conversations start in."""
+
+    __tablename__ = "channel_services"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(24))
+    version_set: Mapped[str] = mapped_column(String(64))
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelServiceChangeRow(Base):
+    """One change of a channel's service, kept: who, when, and what it became (a NULL
+    service: back to the default)."""
+
+    __tablename__ = "channel_service_changes"
+    __table_args__ = (Index("ix_channel_service_changes_channel", "team_id", "channel_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    service_id: Mapped[str | None] = mapped_column(String(24))
+    version_set: Mapped[str | None] = mapped_column(String(64))
+    changed_by: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -111,6 +111,10 @@ class Conversation:
     created_at: datetime
     finished_at: datetime | None = None
     finish_reason: str | None = None
+    service_id: str | None = None
+    """The Amigo service it started in; None: not chosen yet, or started before the app
+    kept it (then it is the default service)."""
+    version_set: str | None = None
 
     @property
     def thread(self) -> ThreadKey:
@@ -134,6 +138,8 @@ class Conversation:
             created_at=row.created_at,
             finished_at=row.finished_at,
             finish_reason=row.finish_reason,
+            service_id=row.service_id,
+            version_set=row.version_set,
         )
 
 

@@ -25,14 +25,17 @@ from slackbot.store.records import (
     ThreadKey,
     Turn,
 )
+from slackbot.store.services import ChannelService, ChannelServices, ServiceChange
 from slackbot.store.turns import Turns
 from slackbot.store.workspaces import Workspaces
 
 __all__ = [
+    "ChannelService",
     "Conversation",
     "IncomingMessage",
     "Progress",
     "Queue",
+    "ServiceChange",
     "Store",
     "ThreadEvent",
     "ThreadKey",
@@ -40,7 +43,17 @@ __all__ = [
 ]
 
 
-class Store(Inbound, Claims, Leases, Conversations, Turns, Feedback, ThreadEvents, Workspaces):
+class Store(
+    Inbound,
+    Claims,
+    Leases,
+    Conversations,
+    Turns,
+    Feedback,
+    ThreadEvents,
+    Workspaces,
+    ChannelServices,
+):
     """One object for the whole store; its parts live in the modules named above."""
 
     async def writable(self) -> str | None:

@@ -144,10 +144,12 @@ def home_view(
     amigo_down: bool = False,
     notice: str | None = None,
     health: Health | None = None,
+    admin: Sequence[Block] = (),
 ) -> dict[str, Any]:
     """The Home tab. ``rows`` newest first (only the first :data:`MAX_SHOWN` show, the
     rest count in ``more``); ``more_at_least``: there may be even more; ``notice``: the
-    answer to what the person just did (Slack markup, the app's own words)."""
+    answer to what the person just did (Slack markup, the app's own words); ``admin``:
+    more of what only admins see (the channels' services)."""
     blocks: list[Block] = [HeaderBlock(text=TITLE)]
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=notice)))
@@ -164,4 +166,5 @@ def home_view(
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=older)]))
     if health is not None:
         blocks += _health(health)
+    blocks += admin
     return View(type="home", blocks=blocks).to_dict()  # checked against Slack's limits

@@ -150,6 +150,7 @@ HELP = (
     "• `/amigo tags`: list the conversation's tags\n"
     "• `/amigo suggest`: suggested replies, as buttons in the thread\n"
     "• `/amigo why [thread link]`: why the agent gave its latest answer\n"
+    "• `/amigo config`: (admins) which Amigo service each channel's conversations use\n"
     "• `/amigo help`: this help\n"
     "Inside a thread, use the ⋯ menu on my latest reply, or the message shortcuts "
     "*Finish conversation*, *Suggest replies* and *Why this answer?*."

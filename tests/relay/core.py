@@ -40,6 +40,7 @@ from slackbot.relay.ports import Blocks, NoMeter, Profile, SlackRefused, ThreadM
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.replies import Replies
+from slackbot.relay.services import Service, Services
 from slackbot.relay.starts import Starts
 from slackbot.relay.stream import EditingReply
 from slackbot.relay.suggestions import ReplyMenu, Suggestions
@@ -555,12 +556,14 @@ async def build_core(
     )
     names = Names(slack)
     shared = Heard(store, slack, amigo, names, heard or HeardConfig())
+    permissions = Permissions(slack, frozenset({ADMIN}))
+    services = Services(store, amigo, permissions, default=Service(SERVICE), as_user="admin")
     executor = TurnExecutor(
         store=store,
         amigo=amigo,
         slack=slack,
         conversations=conversations,
-        starts=Starts(store, identities, conversations, SERVICE),
+        starts=Starts(store, identities, conversations, services),
         names=names,
         replies=lambda channel, thread_ts, reply_ts, user, team: EditingReply(
             slack, channel, thread_ts, min_interval=0, reply_ts=reply_ts
@@ -572,7 +575,6 @@ async def build_core(
     )
     workers = ThreadWorkers(store, executor, tasks, WorkerConfig(holder, lease_seconds, coalesce))
     inbox = Inbox(store, slack, workers, shared)
-    permissions = Permissions(slack, frozenset({ADMIN}))
     controls = Controls(
         store=store,
         amigo=amigo,

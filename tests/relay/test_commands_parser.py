@@ -18,7 +18,10 @@ from slackbot.relay.commands import (
     Finish,
     Help,
     RemoveTags,
+    ResetChannelService,
+    SetChannelService,
     SetTags,
+    ShowConfig,
     ShowTags,
     Status,
     Suggest,
@@ -38,6 +41,7 @@ from tests.contract.amigo_spec import AmigoSpec, is_valid
 
 MODIFY_TAGS = "src__app__endpoints__conversation__modify_tags_of_conversation__Request"
 LINK = "https://acme.slack.com/archives/C123ABC/p1700000000000100"
+SERVICE_B = "0123456789abcdef0123456b"
 
 
 @pytest.mark.parametrize(
@@ -165,6 +169,85 @@ def test_ten_kilobytes_of_text_get_a_short_answer() -> None:
         assert len(result.message) < 1_000
 
 
+# -- /amigo config ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config", ShowConfig()),
+        ("CONFIG list", ShowConfig()),
+        (
+            f"config channel <#C0SUPPORT|support> service {SERVICE_B}",
+            SetChannelService("C0SUPPORT", SERVICE_B, "release"),
+        ),
+        (
+            f"config channel <#C0SUPPORT> service {SERVICE_B.upper()} beta",
+            SetChannelService("C0SUPPORT", SERVICE_B, "beta"),
+        ),
+        (
+            f"config Channel <#G0PRIVATE|secret> SERVICE {SERVICE_B} v2.1-rc_1",
+            SetChannelService("G0PRIVATE", SERVICE_B, "v2.1-rc_1"),
+        ),
+        (
+            f"config channel C0SUPPORT service {SERVICE_B}",
+            SetChannelService("C0SUPPORT", SERVICE_B, "release"),
+        ),
+        (
+            f"config channel https://acme.slack.com/archives/C0SUPPORT service {SERVICE_B}",
+            SetChannelService("C0SUPPORT", SERVICE_B, "release"),
+        ),
+        (
+            f"config channel <https://acme.slack.com/archives/C0SUPPORT> service {SERVICE_B} x",
+            SetChannelService("C0SUPPORT", SERVICE_B, "x"),
+        ),
+        ("config channel <#C0SUPPORT|support> default", ResetChannelService("C0SUPPORT")),
+        (
+            "config channel https://acme.slack.com/archives/C0SUPPORT default",
+            ResetChannelService("C0SUPPORT"),
+        ),
+    ],
+)
+def test_config_commands_parse(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("config channel", "Which channel?"),
+        ("config channel <#C0SUPPORT|support>", "Which service?"),
+        ("config channel <#C0SUPPORT|support> service", "Which service?"),
+        (f"config channel #support service {SERVICE_B}", "Slack sent `#support` as plain text"),
+        (f"config channel support service {SERVICE_B}", "`support` is not a channel"),
+        (f"config channel <#D0ALICE> service {SERVICE_B}", "DMs always use the default"),
+        ("config channel <#C0SUPPORT> service 0123", "`0123` is not an Amigo service id"),
+        ("config channel <#C0SUPPORT> service " + "g" * 24, "is not an Amigo service id"),
+        (f"config channel <#C0SUPPORT> service {SERVICE_B} be/ta", "not a version set name"),
+        (f"config channel <#C0SUPPORT> service {SERVICE_B} a b", "I did not understand"),
+        ("config channel <#C0SUPPORT> default now", "I did not understand"),
+        ("config channel <#C0SUPPORT> mapped", "I did not understand"),
+        ("config everything", "I did not understand `/amigo config everything`"),
+        (f"config channel http://[oops service {SERVICE_B}", "is not a channel"),
+        (
+            f"config channel <#C0SUPPORT> https://x.slack.com/archives/C1 service {SERVICE_B}",
+            "I did not understand",
+        ),
+    ],
+)
+def test_bad_config_yields_a_precise_error(text: str, says: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, CommandError)
+    assert says in result.message
+
+
+def test_config_errors_quote_what_was_typed_safely() -> None:
+    result = parse_command("config channel &lt;!channel&gt; service x")
+    assert isinstance(result, CommandError)
+    assert "<!channel>" not in result.message
+    assert "&lt;!channel&gt;" in result.message
+
+
 # -- properties ----------------------------------------------------------------
 
 _SPEC = AmigoSpec()
@@ -204,6 +287,14 @@ _pieces = st.sampled_from(
         f"<{LINK}|x>",
         "https://example.com",
         "x" * 101,
+        "config",
+        "channel",
+        "service",
+        "default",
+        "<#C0SUPPORT|support>",
+        "#support",
+        SERVICE_B,
+        "beta",
     ]
 )
 _command_texts = st.one_of(
@@ -226,7 +317,22 @@ def test_any_input_parses_or_yields_a_user_facing_error(text: str) -> None:
         assert len(result.message) < 2_000
         assert "Traceback" not in result.message
         return
-    assert isinstance(result, Help | Finish | SetTags | RemoveTags | ShowTags | Suggest | Status)
+    assert isinstance(
+        result,
+        Help
+        | Finish
+        | SetTags
+        | RemoveTags
+        | ShowTags
+        | Suggest
+        | Status
+        | ShowConfig
+        | SetChannelService
+        | ResetChannelService,
+    )
+    if isinstance(result, SetChannelService):
+        assert re.fullmatch(r"[a-f0-9]{24}", result.service_id)
+        assert re.fullmatch(r"[CG][A-Z0-9]+", result.channel_id)
     if isinstance(result, SetTags):
         updates = result.as_dict
         assert 0 < len(updates) <= MAX_TAGS
