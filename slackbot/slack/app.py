@@ -1,25 +1,31 @@
 """The Bolt app: Slack's requests in, the relay's entry points behind them.
 
 Bolt verifies every HTTP request's signature and timestamp before a listener runs;
-listeners are thin and hand their work to the relay as tracked background tasks.
+listeners are thin and hand their work to the relay as tracked background tasks. A
+middleware first sets the workspace the request is for (:mod:`slackbot.relay.workspace`),
+so that everything a listener starts talks to that workspace's Slack.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
 from slackbot.metrics import Metrics
+from slackbot.relay import workspace
 from slackbot.relay.controls import Controls
 from slackbot.relay.feedback import Votes
 from slackbot.relay.home import Home
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
+from slackbot.relay.ports import SlackPort
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
@@ -29,9 +35,8 @@ from slackbot.slack.commands import register_commands
 from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
 from slackbot.slack.feedback import register_feedback
-from slackbot.slack.payloads import Identity
+from slackbot.slack.payloads import Identity, workspace_of
 from slackbot.slack.retry import register_retry
-from slackbot.slack.web_port import WebApiPort
 
 
 def _quiet_bolt(record: logging.LogRecord) -> bool:
@@ -40,6 +45,20 @@ def _quiet_bolt(record: logging.LogRecord) -> bool:
     request no listener handles (the edge logs those, briefly): neither helps an admin."""
     message = record.getMessage()
     return "`token` will be unused" not in message and not message.startswith("Unhandled request")
+
+
+async def _in_workspace(
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    resp: BoltResponse,
+    next: Callable[[], Awaitable[None]],  # Bolt passes it by this name
+) -> BoltResponse:
+    """The rest of the request (its listener, and the tasks the listener starts) works for
+    the request's workspace. Set, not reset: Bolt runs listeners after the middleware
+    returns, in the request's own task."""
+    workspace.enter(*workspace_of(body, context.team_id, context.enterprise_id))
+    await next()
+    return resp
 
 
 class SlackSurface:
@@ -58,9 +77,9 @@ class SlackSurface:
         recovery: Recovery,
         prompts: Prompts,
         home: Home,
-        port: WebApiPort,
+        port: SlackPort,
         tasks: TaskTracker,
-        identity: Callable[[], Identity],
+        identity: Callable[[str | None, str | None], Awaitable[Identity | None]],
         metrics: Metrics,
     ) -> None:
         bolt_log = logging.getLogger("slackbot.bolt")
@@ -74,6 +93,7 @@ class SlackSurface:
             process_before_response=True,
             logger=bolt_log,
         )
+        self.bolt.middleware(_in_workspace)
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
         register_commands(self.bolt, controls, explainer, port, tasks)
         register_actions(self.bolt, controls, explainer, port, tasks)
