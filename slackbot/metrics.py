@@ -43,14 +43,14 @@ class Metrics:
         )
         self._slack = Counter(
             "amigo_slack_slack_calls",
-            "Slack Web API calls by method and result (ok, or Slack's error)",
-            ["method", "result"],
+            "Slack Web API calls by method, result (ok, or Slack's error) and workspace",
+            ["method", "result", "team"],
             registry=r,
         )
         self._limited = Counter(
             "amigo_slack_slack_rate_limited",
-            "Slack's 429 answers by method",
-            ["method"],
+            "Slack's 429 answers by method and workspace",
+            ["method", "team"],
             registry=r,
         )
         self._writers = Counter(
@@ -84,11 +84,13 @@ class Metrics:
     def amigo_call(self, operation: str, status: int, seconds: float) -> None:
         self._amigo.labels(operation, str(status)).observe(seconds)
 
-    def slack_call(self, method: str, result: str) -> None:
-        self._slack.labels(method, result).inc()
+    def slack_call(self, method: str, result: str, team: str = "") -> None:
+        """``team``: the workspace called for (only those the app serves: the label stays
+        bounded)."""
+        self._slack.labels(method, result, team).inc()
 
-    def rate_limited(self, method: str) -> None:
-        self._limited.labels(method).inc()
+    def rate_limited(self, method: str, team: str = "") -> None:
+        self._limited.labels(method, team).inc()
 
     def feedback(self, vote: str) -> None:
         self._feedback.labels(vote).inc()

@@ -37,12 +37,14 @@ from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.voice import Voice, VoiceConfig
 from slackbot.relay.watch import Watch
 from slackbot.relay.worker import ThreadWorkers, WorkerConfig
+from slackbot.relay.workspace import CurrentBudgets
 from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
 from slackbot.slack.files import SlackFiles
 from slackbot.slack.payloads import Identity
-from slackbot.slack.web_client import TOKEN_REFUSED, web_client
-from slackbot.slack.web_port import WebApiPort
+from slackbot.slack.tokens import BotTokens, SingleToken
+from slackbot.slack.web_client import TOKEN_REFUSED, ObservedWebClient, web_client
+from slackbot.slack.workspaces import CurrentPort, SlackPorts
 from slackbot.store.db import create_engine
 from slackbot.store.repo import Store
 
@@ -57,15 +59,23 @@ class Runtime:
 
     ``replies`` replaces how a reply reaches Slack (the benchmark passes its naive
     writer); by default a reply is a placeholder edited within the workspace's budget.
+    ``tokens``: the bot token of each workspace served (by default the one
+    ``SLACK_BOT_TOKEN`` of the settings, for its one workspace).
     """
 
-    def __init__(self, settings: Settings, *, replies: ReplyFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        replies: ReplyFactory | None = None,
+        tokens: BotTokens | None = None,
+    ) -> None:
         s = self.settings = settings
         self.metrics = Metrics()
         self._sweeper: asyncio.Task[None] | None = None
         self.tasks = TaskTracker()
         self.store = Store(create_engine(s.database_url))
-        self.tokens, self.installations = bot_tokens(
+        built, self.installations = bot_tokens(
             s, self.store, lambda team, org: self.offboarding.returned(team, org)
         )
         self._retention: asyncio.Task[None] | None = None
@@ -78,17 +88,23 @@ class Runtime:
             stream_idle_timeout=s.amigo_stream_idle_timeout_seconds,
             on_response=self.metrics.amigo_call,
         )
-        self.budgets = SlackBudgets(
-            parse_limits(s.slack_rate_limits), share=s.slack_rate_limit_share
-        )
-        client = web_client(
-            bot_token,
+        self.tokens: BotTokens = tokens if tokens is not None else built
+        limits = parse_limits(s.slack_rate_limits)
+        self.ports = SlackPorts(
+            self.tokens,
             s.slack_api_url,
-            on_rate_limited=self._limited,
-            observe=self.metrics.slack_call,
+            budgets=lambda: SlackBudgets(limits, share=s.slack_rate_limit_share),
+            metrics=self.metrics,
+            single_token=bot_token if isinstance(self.tokens, SingleToken) else None,
         )
-        self.port = WebApiPort(client, self.budgets)
-        self.files = SlackFiles(bot_token, s.slack_api_url)
+        """A Slack port per workspace; the relay gets the facades below, which speak for
+        the workspace the running work is for."""
+        self.port = CurrentPort(self.ports)
+        self.budgets = CurrentBudgets(lambda: self.ports.port().budgets)
+        single = self.ports.port().client if self.ports.single else None
+        client = single or web_client(bot_token, s.slack_api_url)  # Bolt's own
+        self._bolt_client = None if single else client
+        self.files = SlackFiles(bot_token if single else self.ports.token, s.slack_api_url)
         self.writers = ReplyWriters(
             self.port,
             self.budgets,
@@ -243,36 +259,52 @@ class Runtime:
             services=self.services,
             port=self.port,
             tasks=self.tasks,
-            identity=lambda: self.identity,
+            identity=self._identity,
             metrics=self.metrics,
             installations=self.installations,
             offboarding=self.offboarding,
         )
 
-    def _limited(self, method: str, retry_after: float) -> None:
-        log.warning("Slack rate-limited %s for %.0f s", method, retry_after)
-        self.metrics.rate_limited(method)
-        self.budgets.limited(method, retry_after)
+    async def _identity(self, team_id: str | None, enterprise_id: str | None) -> Identity | None:
+        """Who the app is in a workspace an event came from (None: not installed there)."""
+        if self.ports.single:
+            return self.identity  # its team: the one workspace; others' events are refused
+        return await self.ports.identity(team_id, enterprise_id, self.identity.app_id)
 
     async def introduce(self) -> str | None:
         """Ask Slack who the bot is and log where it runs; Slack's error when it
         refuses the bot token (a network failure is logged, not fatal)."""
         s = self.settings
-        if self.installations is not None and s.slack_bot_token is None:
+        refused = await self._introduce_slack() if self.ports.single else None
+        if self.installations is not None:
             log.info("Slack: serving every workspace that installs the app (/slack/install)")
-            return None
+        elif not self.ports.single:
+            log.info("Slack: serving every workspace the app is installed in")
+        log.info(
+            "Amigo: organization %s at %s, service %s, version set %s",
+            s.amigo_organization_id,
+            s.amigo_base_url,
+            s.amigo_service_id,
+            s.amigo_version_set,
+        )
+        return refused
+
+    async def _introduce_slack(self) -> str | None:
+        port = self.ports.port()
         try:
-            auth = await self.port.client.auth_test()
+            auth = await port.client.auth_test()
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in TOKEN_REFUSED:
                 return error
             log.warning("Slack: auth.test answered %s; going on", error)
         except Exception as exc:
-            log.warning("Slack: cannot reach %s yet (%s); going on", s.slack_api_url, exc)
+            log.warning(
+                "Slack: cannot reach %s yet (%s); going on", self.settings.slack_api_url, exc
+            )
         else:
-            self.port.team_id = auth.get("team_id")
-            self.port.workspace_url = auth.get("url") or None
+            port.team_id = auth.get("team_id")
+            port.workspace_url = auth.get("url") or None
             self.identity = Identity(
                 bot_user_id=str(auth.get("user_id") or ""),
                 team_id=auth.get("team_id"),
@@ -284,16 +316,6 @@ class Runtime:
                 auth.get("team_id"),
                 auth.get("user"),
             )
-        if self.installations is not None:
-            # Any workspace that installed the app: its bot comes with each request.
-            self.identity = Identity(app_id=self.identity.app_id)
-        log.info(
-            "Amigo: organization %s at %s, service %s, version set %s",
-            s.amigo_organization_id,
-            s.amigo_base_url,
-            s.amigo_service_id,
-            s.amigo_version_set,
-        )
         return None
 
     async def _app_id(self, bot_id: object) -> str | None:
@@ -301,7 +323,7 @@ class Runtime:
         if not isinstance(bot_id, str):
             return None
         try:
-            info = await self.port.client.bots_info(bot=bot_id)
+            info = await self.ports.port().client.bots_info(bot=bot_id)
         except Exception as exc:
             log.warning("Slack: bots.info failed (%s); events are not checked by app", exc)
             return None
@@ -331,6 +353,8 @@ class Runtime:
         if cancelled:
             log.warning("shutdown cut %d running task(s) short", cancelled)
         await self.amigo.aclose()
-        await self.port.aclose()
+        await self.ports.aclose()
+        if isinstance(self._bolt_client, ObservedWebClient):
+            await self._bolt_client.aclose()
         await self.files.aclose()
         await self.store.close()

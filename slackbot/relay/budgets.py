@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 TIER_2 = (20.0, 5)
 TIER_3 = (50.0, 10)
@@ -216,6 +217,20 @@ class Budget:
             await asyncio.wait_for(self._changed.wait(), timeout=max(seconds, 0.0))
         except TimeoutError:
             pass
+
+
+class Budgets(Protocol):
+    """What replies take from their workspace's budgets (:class:`SlackBudgets` is one)."""
+
+    async def acquire(
+        self, method: str, channel: str | None = None, *, final: bool = False, first: bool = False
+    ) -> None: ...
+
+    def available(self, method: str, channel: str | None = None) -> float: ...
+
+    def try_take(self, method: str, channel: str | None = None) -> bool: ...
+
+    def strained(self) -> list[Strain]: ...
 
 
 class SlackBudgets:

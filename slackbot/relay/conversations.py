@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slackbot.amigo.errors import AmigoConflict, AmigoError, AmigoNotFound
+from slackbot.relay import workspace
 from slackbot.relay.options import ActivePolicy
 from slackbot.relay.ports import AmigoPort, Profile, SlackPort, SlackRefused
 from slackbot.relay.watch import Watch
@@ -64,6 +65,7 @@ class Identities:
         return await asyncio.shield(task)
 
     async def _create(self, team_id: str, slack_user_id: str) -> str:
+        workspace.enter(team_id)  # its own task: the profile is asked of the user's workspace
         user_id, email = await self._provision(team_id, slack_user_id)
         await self._store.save_amigo_user(team_id, slack_user_id, user_id, email)
         return user_id

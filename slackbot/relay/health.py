@@ -16,7 +16,7 @@ from slackbot.amigo.errors import (
     AmigoTransportError,
     AmigoUnavailable,
 )
-from slackbot.relay.budgets import SlackBudgets, Strain
+from slackbot.relay.budgets import Budgets, Strain
 from slackbot.relay.ports import AmigoPort
 from slackbot.store.repo import Store
 from slackbot.ui.home import Health
@@ -58,7 +58,7 @@ class HealthCheck:
         self,
         store: Store,
         amigo: AmigoPort,
-        budgets: SlackBudgets,
+        budgets: Budgets,
         *,
         as_user: str,
         service_id: str,

@@ -20,6 +20,7 @@ from cachetools import LRUCache
 
 from slackbot.amigo.errors import AmigoError
 from slackbot.amigo.models import ConversationPage
+from slackbot.relay import workspace
 from slackbot.relay.coalesce import Coalescer
 from slackbot.relay.commands import Finish
 from slackbot.relay.controls import Caller, Controls, Permissions
@@ -115,11 +116,12 @@ class Home:
 
     async def _publish(self, person: Person) -> None:
         team_id, user_id = person
-        view = await self.render(team_id, user_id, notice=self._notices.pop(person, None))
-        try:
-            await self._slack.publish_home(user_id, view)
-        except (SlackRefused, SlackUnreachable) as exc:
-            log.warning("could not publish the Home tab of %s: %s", user_id, exc)
+        with workspace.within(team_id):  # one publisher may serve several workspaces
+            view = await self.render(team_id, user_id, notice=self._notices.pop(person, None))
+            try:
+                await self._slack.publish_home(user_id, view)
+            except (SlackRefused, SlackUnreachable) as exc:
+                log.warning("could not publish the Home tab of %s: %s", user_id, exc)
 
     async def render(
         self, team_id: str, user_id: str, *, notice: str | None = None

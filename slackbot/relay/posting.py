@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.budgets import Budgets
 from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.relay.stream import EditingReply
 from slackbot.ui.activity import Activity
@@ -41,7 +41,7 @@ class StatusReply:
         channel: str,
         thread_ts: str,
         *,
-        budgets: SlackBudgets,
+        budgets: Budgets,
         clock: Callable[[], float] = time.monotonic,
         status_refresh: float = STATUS_REFRESH_SECONDS,
     ) -> None:
@@ -207,7 +207,7 @@ class GrowingReply(StatusReply):
         channel: str,
         thread_ts: str,
         *,
-        budgets: SlackBudgets,
+        budgets: Budgets,
         editor: Callable[[list[str]], EditingReply],
         min_interval: float = 1.0,
         may_grow: Callable[[], bool] = lambda: True,

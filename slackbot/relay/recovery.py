@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from slackbot.relay import workspace
 from slackbot.relay.inbox import START_GRACE_SECONDS, Inbox, Kicker
 from slackbot.relay.ports import Meter, NoMeter, SlackPort
 from slackbot.store.models import TurnState
@@ -52,9 +53,11 @@ class Recovery:
         Returns how many turns a stopped process left running.
         """
         for thread in await self._store.unrouted_threads(route_after):
-            await self._inbox.route(thread)
+            with workspace.within(thread.team_id):
+                await self._inbox.route(thread)
         for thread in await self._store.threads_held_since(START_GRACE_SECONDS):
-            await self._inbox.resolve_held(thread, root_seen=True)
+            with workspace.within(thread.team_id):
+                await self._inbox.resolve_held(thread, root_seen=True)
         orphans = await self._store.orphaned_running_turns()
         lost = await self._store.lose_track([t.id for t in orphans], "process stopped")
         for thread in await self._store.unleased_threads_with_work():

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.budgets import Budgets
 from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.ui import messages
 from slackbot.ui.activity import Activity, placeholder
@@ -87,7 +87,7 @@ class EditingReply:
         thread_ts: str,
         *,
         min_interval: float = 1.0,
-        budgets: SlackBudgets | None = None,
+        budgets: Budgets | None = None,
         clock: Callable[[], float] = time.monotonic,
         reply_ts: str | None = None,
         existing: list[str] | None = None,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.budgets import Budgets
 from slackbot.relay.ports import Blocks, ReplyStream, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.relay.posting import StatusReply
 from slackbot.relay.stream import EditingReply
@@ -61,7 +61,7 @@ class StreamingReply(StatusReply):
         thread_ts: str,
         recipient: str,
         *,
-        budgets: SlackBudgets,
+        budgets: Budgets,
         open_stream: Callable[[bool], ReplyStream],
         on_refused: StreamRefused,
         editor: Callable[[list[str]], EditingReply],

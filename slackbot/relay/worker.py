@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from slackbot.relay import workspace
 from slackbot.relay.tasks import TaskTracker
 from slackbot.store.models import TurnKind, TurnState
 from slackbot.store.repo import Conversation, Queue, Store, ThreadKey, Turn
@@ -113,6 +114,7 @@ class ThreadWorkers:
         not take the lease, would otherwise wait for the sweep.
         """
         holder, ttl = self._config.holder, self._config.lease_seconds
+        workspace.enter(thread.team_id)  # whoever kicked it: the thread's own workspace
         try:
             while not self.stopping:
                 if not await self._store.acquire_lease(thread, holder, ttl):

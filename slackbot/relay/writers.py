@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay import workspace
+from slackbot.relay.budgets import Budgets
 from slackbot.relay.options import StepsShown, WriterMode
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.posting import GrowingReply, PostingReply
@@ -47,7 +48,7 @@ class ReplyWriters:
     def __init__(
         self,
         slack: SlackPort,
-        budgets: SlackBudgets,
+        budgets: Budgets,
         *,
         mode: WriterMode = WriterMode.AUTO,
         steps: StepsShown = StepsShown.STATUS,
@@ -62,20 +63,29 @@ class ReplyWriters:
         self._edit_interval = edit_interval
         self._meter = meter
         self._clock = clock
-        self._growing = 0
-        """Replies writing by edits now: each still owes one final edit."""
-        self.streaming_refused: str | None = None
-        """Slack's error when it refused native streaming here (not tried again until
-        the app restarts)."""
+        self._growing_in: dict[str, int] = {}
+        """Replies writing by edits now, per workspace: each still owes one final edit."""
+        self._refusals: dict[str, str] = {}
+
+    @property
+    def _growing(self) -> int:
+        return self._growing_in.get(workspace.key(), 0)
+
+    @property
+    def streaming_refused(self) -> str | None:
+        """Slack's error when it refused native streaming in the current workspace (not
+        tried there again until the app restarts)."""
+        return self._refusals.get(workspace.key())
 
     def _refused(self, error: str) -> None:
         if self.streaming_refused is None:
             log.warning(
-                "Slack refused native streaming in this workspace (%s); replies are "
+                "Slack refused native streaming in this workspace (%s); replies in %s are "
                 "edited in place until the app restarts",
                 error,
+                workspace.key() or "it",
             )
-        self.streaming_refused = error
+        self._refusals[workspace.key()] = error
 
     def choose(self, channel: str, reply_ts: str | None) -> tuple[str, str]:
         """(writer, why) for a new reply in ``channel``."""
@@ -129,12 +139,19 @@ class ReplyWriters:
         """Whether one more reply may grow by edits (holding back one edit for its end)."""
         if self._budgets.available("chat.update") - self._growing < 1.0:
             return False
-        self._growing += 1
+        here = workspace.key()
+        self._growing_in[here] = self._growing_in.get(here, 0) + 1
         return True
 
     def _growing_reply(self, channel: str, thread_ts: str) -> GrowingReply:
+        here = workspace.key()
+
         def done() -> None:
-            self._growing -= 1
+            left = self._growing_in.get(here, 0) - 1
+            if left > 0:
+                self._growing_in[here] = left
+            else:
+                self._growing_in.pop(here, None)
 
         return GrowingReply(
             self._slack,

@@ -74,6 +74,10 @@ class SlackSender:
     ``FakeSlack.ingest_event``, so the fake's threads include human posts).
     ``response_url_base`` (e.g. ``FakeSlack.response_url_base``) makes the ``response_url``
     of slash commands and actions point somewhere that records them.
+
+    One sender speaks for one workspace (``team_id``, the app's ``bot_user_id`` there);
+    ``enterprise_id`` puts it in an Enterprise Grid org, ``org_wide`` says the app was
+    installed for the whole org (events then carry no team in their ``authorizations``).
     """
 
     def __init__(
@@ -85,6 +89,8 @@ class SlackSender:
         api_app_id: str = "A0TEST",
         bot_user_id: str = "UBOT",
         team_domain: str = "fake",
+        enterprise_id: str | None = None,
+        org_wide: bool = False,
         verification_token: str = "fake-verification-token",  # noqa: S107 - made up
         path: str = "/slack/events",
         response_url_base: str | None = None,
@@ -98,6 +104,8 @@ class SlackSender:
         self.api_app_id = api_app_id
         self.bot_user_id = bot_user_id
         self.team_domain = team_domain
+        self.enterprise_id = enterprise_id
+        self.org_wide = org_wide
         self.verification_token = verification_token
         self.response_url_base = response_url_base.rstrip("/") if response_url_base else None
         self.on_event = on_event
@@ -187,8 +195,9 @@ class SlackSender:
         return {
             "token": self.verification_token,
             "team_id": self.team_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "context_team_id": self.team_id,
-            "context_enterprise_id": None,
+            "context_enterprise_id": self.enterprise_id,
             "api_app_id": self.api_app_id,
             "event": dict(event),
             "type": "event_callback",
@@ -196,11 +205,11 @@ class SlackSender:
             "event_time": int(time.time()),
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": self.enterprise_id,
+                    "team_id": None if self.org_wide else self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.org_wide,
                 }
             ],
             "is_ext_shared_channel": False,

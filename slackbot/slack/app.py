@@ -1,27 +1,32 @@
 """The Bolt app: Slack's requests in, the relay's entry points behind them.
 
 Bolt verifies every HTTP request's signature and timestamp before a listener runs;
-listeners are thin and hand their work to the relay as tracked background tasks.
+listeners are thin and hand their work to the relay as tracked background tasks. A
+middleware first sets the workspace the request is for (:mod:`slackbot.relay.workspace`),
+so that everything a listener starts talks to that workspace's Slack.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
 from slackbot.metrics import Metrics
+from slackbot.relay import workspace
 from slackbot.relay.controls import Controls
 from slackbot.relay.feedback import Votes
 from slackbot.relay.home import Home
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.offboarding import Offboarding
+from slackbot.relay.ports import SlackPort
 from slackbot.relay.prompts import Prompts
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.services import Services
@@ -34,10 +39,9 @@ from slackbot.slack.edge import Edge
 from slackbot.slack.events import register_events
 from slackbot.slack.feedback import register_feedback
 from slackbot.slack.oauth import Installations
-from slackbot.slack.payloads import Identity
+from slackbot.slack.payloads import Identity, workspace_of
 from slackbot.slack.retry import register_retry
 from slackbot.slack.uninstall import register_uninstall
-from slackbot.slack.web_port import WebApiPort
 
 
 def _quiet_bolt(record: logging.LogRecord) -> bool:
@@ -62,6 +66,20 @@ def _oauth_options(installations: Installations | None) -> dict[str, Any]:
     }
 
 
+async def _in_workspace(
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    resp: BoltResponse,
+    next: Callable[[], Awaitable[None]],  # Bolt passes it by this name
+) -> BoltResponse:
+    """The rest of the request (its listener, and the tasks the listener starts) works for
+    the request's workspace. Set, not reset: Bolt runs listeners after the middleware
+    returns, in the request's own task."""
+    workspace.enter(*workspace_of(body, context.team_id, context.enterprise_id))
+    await next()
+    return resp
+
+
 class SlackSurface:
     """The Bolt app with every listener registered, and its HTTP endpoint."""
 
@@ -79,9 +97,9 @@ class SlackSurface:
         prompts: Prompts,
         home: Home,
         services: Services,
-        port: WebApiPort,
+        port: SlackPort,
         tasks: TaskTracker,
-        identity: Callable[[], Identity],
+        identity: Callable[[str | None, str | None], Awaitable[Identity | None]],
         metrics: Metrics,
         installations: Installations | None = None,
         offboarding: Offboarding | None = None,
@@ -98,6 +116,7 @@ class SlackSurface:
             logger=bolt_log,
             **_oauth_options(installations),
         )
+        self.bolt.middleware(_in_workspace)
         register_events(self.bolt, inbox, port, tasks, identity, metrics)
         register_commands(self.bolt, controls, explainer, services, port, tasks)
         register_actions(self.bolt, controls, explainer, port, tasks)

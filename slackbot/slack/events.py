@@ -10,7 +10,7 @@ saved gets a 503, so Slack delivers it again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -20,8 +20,16 @@ from slackbot.metrics import Metrics
 from slackbot.relay.inbox import Inbox, Recorded
 from slackbot.relay.ports import SlackPort
 from slackbot.relay.tasks import TaskTracker
-from slackbot.slack.payloads import MAX_TEXT_CHARS, Identity, Refused, incoming_message
+from slackbot.slack.payloads import (
+    MAX_TEXT_CHARS,
+    Identity,
+    Refused,
+    incoming_message,
+    not_a_person,
+    workspace_of,
+)
 from slackbot.store.db import explain_failure
+from slackbot.store.repo import IncomingMessage
 
 log = logging.getLogger("slackbot.events")
 
@@ -31,14 +39,23 @@ def register_events(
     inbox: Inbox,
     port: SlackPort,
     tasks: TaskTracker,
-    identity: Callable[[], Identity],
+    identity: Callable[[str | None, str | None], Awaitable[Identity | None]],
     metrics: Metrics,
 ) -> None:
-    async def relay(body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
-        me = identity()
+    """``identity(team, org)``: who the app is in that workspace, None when the app is not
+    installed there."""
+
+    async def read(body: dict[str, Any], context: AsyncBoltContext) -> IncomingMessage | Refused:
+        team, org = workspace_of(body, context.team_id, context.enterprise_id)
+        me = await identity(team, org)
+        if me is None:
+            return Refused(f"event of a workspace the app is not installed in ({team})", True)
         if not me.bot_user_id and context.bot_user_id:
             me = Identity(context.bot_user_id, me.team_id, me.app_id)
-        message = incoming_message(body, me)
+        return incoming_message(body, me)
+
+    async def relay(body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
+        message = not_a_person(body) or await read(body, context)
         if isinstance(message, Refused):
             if message.warn:
                 metrics.event("refused")

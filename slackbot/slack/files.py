@@ -13,6 +13,7 @@ is logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,10 +90,16 @@ class SlackFiles:
     :class:`~slackbot.relay.voice.FileFetcher`).
 
     ``api_url`` is Slack's Web API address: files on its host are Slack's too (a
-    sandbox's fake Slack, or an enterprise's own address).
+    sandbox's fake Slack, or an enterprise's own address). ``token``: the bot token, or
+    how to have the token of the workspace the running work is for.
     """
 
-    def __init__(self, token: str, api_url: str, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        token: str | Callable[[], Awaitable[str | None]],
+        api_url: str,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self._token = token
         self._api_host = urlsplit(api_url).netloc or None
         self._http = http or httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False)
@@ -103,7 +110,10 @@ class SlackFiles:
     async def fetch(self, url: str, max_bytes: int) -> bytes:
         if not _slack_host(url, self._api_host):
             raise FetchFailed("not a Slack file address", transient=False)
-        headers = {"Authorization": f"Bearer {self._token}"}
+        token = self._token if isinstance(self._token, str) else await self._token()
+        if not token:
+            raise FetchFailed("no bot token for this workspace", transient=False)
+        headers = {"Authorization": f"Bearer {token}"}
         try:
             async with self._http.stream("GET", url, headers=headers) as response:
                 self._check(response)

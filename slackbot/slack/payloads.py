@@ -1,7 +1,7 @@
 """Typed views of the Slack payloads the app acts on, and the checks they must pass.
 
-Whatever does not fit (a missing ``user``, a ``ts`` that is a list, a team that is not
-ours) is refused with one WARNING line and never reaches the relay.
+Whatever does not fit (a missing ``user``, a ``ts`` that is a list, a workspace the app
+is not installed in) is refused with one WARNING line and never reaches the relay.
 """
 
 from __future__ import annotations
@@ -69,11 +69,23 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who the app is, as Slack said at start-up (unknown fields are not checked)."""
+    """Who the app is in the workspace a request came from, as Slack said (unknown
+    fields are not checked)."""
 
     bot_user_id: str = ""
     team_id: str | None = None
     app_id: str | None = None
+
+
+def workspace_of(
+    body: dict[str, Any], team_id: str | None, enterprise_id: str | None
+) -> tuple[str | None, str | None]:
+    """The workspace (team, Grid org) a request is for: an event's own ``team_id`` (its
+    thread's workspace, as the relay keys threads), else the team Bolt read from the
+    request (``team_id``); the org as Bolt read it (from the event's ``authorizations``
+    first: an org-wide install speaks for every workspace of the org)."""
+    own = body.get("team_id") if body.get("type") == "event_callback" else None
+    return (own if isinstance(own, str) and own else team_id), enterprise_id
 
 
 def field_errors(exc: ValidationError) -> str:
@@ -97,13 +109,21 @@ def _in_a_thread_the_app_began(message: MessageEvent) -> bool:
     )
 
 
-def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Refused:
-    """The person's message in an ``event_callback``, or why it is not relayed."""
+def not_a_person(body: dict[str, Any]) -> Refused | None:
+    """Why an event is not a person's new message (a bot's, an edit, a join), if it is not."""
     event = body.get("event")
     if isinstance(event, dict) and (
         event.get("bot_id") or event.get("subtype") not in RELAYED_SUBTYPES
     ):
         return Refused("not a person's new message")
+    return None
+
+
+def incoming_message(body: dict[str, Any], me: Identity) -> IncomingMessage | Refused:
+    """The person's message in an ``event_callback``, or why it is not relayed."""
+    event = body.get("event")
+    if (refused := not_a_person(body)) is not None:
+        return refused
     try:
         callback = EventCallback.model_validate(body)
     except ValidationError as exc:

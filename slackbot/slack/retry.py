@@ -7,16 +7,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from slackbot.relay.ports import SlackPort
 from slackbot.relay.recovery import Recovery
 from slackbot.relay.tasks import TaskTracker
 from slackbot.slack import payloads
-from slackbot.slack.web_port import WebApiPort
 from slackbot.ui import blocks, messages
 
 log = logging.getLogger("slackbot.retry")
 
 
-def register_retry(app: AsyncApp, recovery: Recovery, port: WebApiPort, tasks: TaskTracker) -> None:
+def register_retry(app: AsyncApp, recovery: Recovery, port: SlackPort, tasks: TaskTracker) -> None:
     @app.action(blocks.RETRY_ACTION)
     async def on_retry(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -26,7 +26,7 @@ def register_retry(app: AsyncApp, recovery: Recovery, port: WebApiPort, tasks: T
 
 
 async def _retry(
-    recovery: Recovery, port: WebApiPort, click: payloads.BlockActions, channel: str
+    recovery: Recovery, port: SlackPort, click: payloads.BlockActions, channel: str
 ) -> None:
     user = click.user.id
     thread_ts = click.thread_ts

@@ -9,6 +9,7 @@ streaming helper.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slackbot.relay.budgets import SlackBudgets
-from slackbot.relay.ports import Blocks, Profile, ThreadMessage
+from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable, ThreadMessage
 from slackbot.slack.directory import PAGE_SIZE, Directory, profile_of
 from slackbot.slack.failures import failures
 from slackbot.slack.streams import NativeStream
@@ -54,10 +55,31 @@ class WebApiPort:
         """The workspace, once Slack said (auth.test); streams in channels need it."""
         self.workspace_url: str | None = None
         """``https://<domain>.slack.com/`` once Slack said (auth.test): links to threads."""
+        self.enterprise_id: str | None = None
+        """The Enterprise Grid org, when the workspace is in one (its install may be the
+        org's)."""
+        self._bot_user_id: str | None = None
+        self._asking = asyncio.Lock()
         self._profiles: TTLCache[str, Profile] = TTLCache(
             PROFILE_CACHE_SIZE, profile_seconds, timer=clock
         )
         self._directory = Directory(self._list_users, self.budgets, self._remember)
+
+    async def bot_user_id(self) -> str:
+        """The app's bot user here, as ``auth.test`` with this workspace's token says
+        (asked once; "" while Slack cannot say)."""
+        async with self._asking:
+            if self._bot_user_id is None:
+                try:
+                    with failures("auth.test"):
+                        auth = await self.client.auth_test()
+                except (SlackRefused, SlackUnreachable) as exc:
+                    log.warning("auth.test failed in workspace %s: %s", self.team_id, exc)
+                    return ""
+                self._bot_user_id = str(auth.get("user_id") or "")
+                self.team_id = self.team_id or auth.get("team_id")
+                self.workspace_url = self.workspace_url or auth.get("url") or None
+            return self._bot_user_id
 
     async def aclose(self) -> None:
         """Close the connections kept to Slack."""

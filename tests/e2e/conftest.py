@@ -21,6 +21,7 @@ from slackbot.runtime import Runtime
 from slackbot.sandbox.amigo_fake import FakeAmigo
 from slackbot.sandbox.slack_fake import FakeMessage, FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender
+from slackbot.slack.tokens import BotTokens
 from slackbot.store.db import migrate
 from slackbot.web import create_web_app
 from tests.databases import fresh_database
@@ -119,21 +120,36 @@ def extra_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
+def bot_tokens() -> BotTokens | None:
+    """Override in a test module to serve several workspaces (None: the one workspace of
+    the settings' bot token)."""
+    return None
+
+
+@pytest.fixture
 async def harness(
-    slack: FakeSlack, amigo: FakeAmigo, tmp_path: Path, extra_settings: dict[str, Any]
+    slack: FakeSlack,
+    amigo: FakeAmigo,
+    tmp_path: Path,
+    extra_settings: dict[str, Any],
+    bot_tokens: BotTokens | None,
 ) -> AsyncIterator[Harness]:
     with fresh_database(tmp_path) as url:
-        async for h in _serve(slack, amigo, url, extra_settings):
+        async for h in _serve(slack, amigo, url, extra_settings, bot_tokens):
             yield h
 
 
 async def _serve(
-    slack: FakeSlack, amigo: FakeAmigo, database_url: str, extra_settings: dict[str, Any]
+    slack: FakeSlack,
+    amigo: FakeAmigo,
+    database_url: str,
+    extra_settings: dict[str, Any],
+    tokens: BotTokens | None = None,
 ) -> AsyncIterator[Harness]:
     overrides = settings_overrides(slack, amigo, database_url) | extra_settings
     settings = load_settings(**overrides)
     await migrate(settings.database_url)
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, tokens=tokens)
     await runtime.introduce()  # as `amigo-slack run` does before it serves
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -207,6 +207,5 @@ async def test_metrics_move_for_one_turn(harness: Harness) -> None:
         'amigo_slack_amigo_request_seconds_count{operation="create_conversation",status="201"}'
     )
     assert float(samples[created]) == 1
-    assert (
-        float(samples['amigo_slack_slack_calls_total{method="chat.postMessage",result="ok"}']) >= 1
-    )
+    posted = 'amigo_slack_slack_calls_total{method="chat.postMessage",result="ok",team="T0TEST"}'
+    assert float(samples[posted]) >= 1
