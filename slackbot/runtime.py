@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from slack_sdk.errors import SlackApiError
-
 from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
 from slackbot.installing import bot_tokens, instance_id
@@ -41,9 +39,10 @@ from slackbot.relay.workspace import CurrentBudgets
 from slackbot.relay.writers import ReplyWriters
 from slackbot.slack.app import SlackSurface
 from slackbot.slack.files import SlackFiles
+from slackbot.slack.introduce import introduce_bot
 from slackbot.slack.payloads import Identity
 from slackbot.slack.tokens import BotTokens, SingleToken
-from slackbot.slack.web_client import TOKEN_REFUSED, ObservedWebClient, web_client
+from slackbot.slack.web_client import ObservedWebClient, web_client
 from slackbot.slack.workspaces import CurrentPort, SlackPorts
 from slackbot.store.db import create_engine
 from slackbot.store.repo import Store
@@ -290,45 +289,10 @@ class Runtime:
         return refused
 
     async def _introduce_slack(self) -> str | None:
-        port = self.ports.port()
-        try:
-            auth = await port.client.auth_test()
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            if error in TOKEN_REFUSED:
-                return error
-            log.warning("Slack: auth.test answered %s; going on", error)
-        except Exception as exc:
-            log.warning(
-                "Slack: cannot reach %s yet (%s); going on", self.settings.slack_api_url, exc
-            )
-        else:
-            port.team_id = auth.get("team_id")
-            port.workspace_url = auth.get("url") or None
-            self.identity = Identity(
-                bot_user_id=str(auth.get("user_id") or ""),
-                team_id=auth.get("team_id"),
-                app_id=await self._app_id(auth.get("bot_id")),
-            )
-            log.info(
-                "Slack: workspace %s (%s), bot user @%s",
-                auth.get("team"),
-                auth.get("team_id"),
-                auth.get("user"),
-            )
-        return None
-
-    async def _app_id(self, bot_id: object) -> str | None:
-        """The app's id, to refuse events meant for another app (None: not checked)."""
-        if not isinstance(bot_id, str):
-            return None
-        try:
-            info = await self.ports.port().client.bots_info(bot=bot_id)
-        except Exception as exc:
-            log.warning("Slack: bots.info failed (%s); events are not checked by app", exc)
-            return None
-        app_id = (info.get("bot") or {}).get("app_id")
-        return str(app_id) if app_id else None
+        identity, refused = await introduce_bot(self.ports.port(), self.settings.slack_api_url)
+        if identity is not None:
+            self.identity = identity
+        return refused
 
     async def start(self) -> None:
         """Pick up after the last stop (interrupted replies marked, queued turns run),
