@@ -271,3 +271,32 @@ async def test_revoked_bot_tokens_remove_that_workspace_only(harness: Harness) -
     assert await h.runtime.tokens.find("T0TWO") is not None
     url = h.runtime.settings.database_url
     assert query(url, "SELECT team_id FROM uninstalled_workspaces") == [("T0NE",)]
+
+
+async def test_a_mention_in_each_installed_workspace_is_answered_with_its_own_token(
+    harness: Harness,
+) -> None:
+    """Two workspaces install the app; each one's mention is answered there, every write
+    made with the token that workspace's install gave, and its bot user recognised."""
+    h = harness
+    places = (("T0NE", "UBOT1", "C0NE"), ("T0TWO", "UBOT2", "C0TWO"))
+    for team, bot, _ in places:
+        assert (await install(h, team, bot_user_id=bot)).status_code == 200
+    for team, bot, channel in places:
+        async with SlackSender(h.url, SIGNING_SECRET, team_id=team, bot_user_id=bot) as there:
+            ts = await there.post_mention(ALICE, f"<@{bot}> hello {team}", channel=channel)
+        await h.wait_for(
+            lambda ts=ts, channel=channel, team=team: (
+                h.bot_texts(ts, channel) == [f"Echo: hello {team}"]
+            ),
+            what=f"the reply in {team}",
+        )
+    await h.settle()
+    for team, _, channel in places:
+        writes = [
+            c
+            for c in h.slack.calls
+            if c.ok and c.method.startswith("chat.") and c.args.get("channel") == channel
+        ]
+        assert writes, f"nothing written in {team}"
+        assert {team_of(h.slack, c.token or "") for c in writes} == {team}
