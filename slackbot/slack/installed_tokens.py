@@ -89,13 +89,14 @@ class InstalledTokens:
         self._lease = lease_seconds
         self._locks: dict[int, asyncio.Lock] = {}
         self._known: dict[tuple[str | None, str | None], tuple[BotAccess, float]] = {}
+        self._orgs_kept: set[str] = set()
 
     async def find(self, team_id: str | None, enterprise_id: str | None = None) -> BotAccess | None:
         key = (team_id, enterprise_id)
         known = self._known.get(key)
         if known is not None and known[1] > time.monotonic():
             return known[0]
-        row = await self._installs.bot(team_id, enterprise_id)
+        row = await self._org_wide(team_id, enterprise_id)
         if row is None:
             return None
         if _expiring(row, datetime.now(UTC)):
@@ -108,6 +109,24 @@ class InstalledTokens:
             if row is None:
                 return None
         return self._remember(key, row, team_id)
+
+    async def _org_wide(
+        self, team_id: str | None, enterprise_id: str | None
+    ) -> Mapping[str, Any] | None:
+        """The install serving ``team_id``: its own, or its org's. The org of a workspace
+        an org-wide install serves is kept when its events name it, so that work that
+        knows only the team (a thread's turns after a restart) finds the org's token."""
+        row = await self._installs.bot(team_id, enterprise_id)
+        if team_id is None:
+            return row
+        if row is None and enterprise_id is None:
+            org = await self._installs.org_of(team_id)
+            return await self._installs.bot(team_id, org) if org else None
+        if row is not None and enterprise_id and row["is_enterprise_install"]:
+            if team_id not in self._orgs_kept:
+                await self._installs.remember_org(team_id, enterprise_id)
+                self._orgs_kept.add(team_id)
+        return row
 
     def forget(self, team_id: str | None, enterprise_id: str | None) -> None:
         """Tokens of ``team_id`` (or of the org ``enterprise_id``) are gone: read again."""

@@ -119,6 +119,17 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
+workspace_orgs = sa.Table(
+    "slack_workspace_orgs",
+    metadata,
+    sa.Column("team_id", sa.String(32), primary_key=True),
+    sa.Column("enterprise_id", sa.String(32), nullable=False),
+)
+"""The Grid org of each workspace served by an org-wide install, as its events said: after a
+restart, work queued for such a workspace knows only its team, and finds the org's token
+through this."""
+
+
 class Installs:
     """The reads and writes of ours on the installation tables (slack_sdk does the rest)."""
 
@@ -146,6 +157,22 @@ class Installs:
                 if row is not None:
                     return dict(row)
         return None
+
+    async def org_of(self, team_id: str) -> str | None:
+        """The Grid org a workspace's events named (None: none seen)."""
+        async with self._engine.connect() as conn:
+            query = select(workspace_orgs.c.enterprise_id).where(
+                workspace_orgs.c.team_id == team_id
+            )
+            return (await conn.execute(query)).scalar()
+
+    async def remember_org(self, team_id: str, enterprise_id: str) -> None:
+        """Keep the org a workspace belongs to (one row per workspace; a move replaces it)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(workspace_orgs).where(workspace_orgs.c.team_id == team_id))
+            await conn.execute(
+                sa.insert(workspace_orgs).values(team_id=team_id, enterprise_id=enterprise_id)
+            )
 
     async def bot_by_id(self, row_id: int) -> Mapping[str, Any] | None:
         async with self._engine.connect() as conn:

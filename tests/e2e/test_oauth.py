@@ -135,6 +135,22 @@ async def test_an_org_wide_install_serves_every_workspace_of_the_org(harness: Ha
     assert await h.runtime.tokens.find("T0C") is None
 
 
+async def test_after_a_restart_a_grid_workspace_is_found_by_its_team_alone(
+    harness: Harness,
+) -> None:
+    """A thread's turns know only its workspace; after a restart, before any new event
+    names the org, they still find the org-wide install's token."""
+    h = harness
+    await install(h, None, enterprise_id="E0RG", org_wide=True)
+    assert await h.runtime.tokens.find("T0A", "E0RG") is not None  # an event named the org
+    restarted = Installations(
+        oauth_config(h.runtime.settings), h.runtime.store.engine, holder="after-restart"
+    )
+    found = await restarted.tokens.find("T0A")
+    assert found is not None and found.enterprise_id == "E0RG" and found.team_id == "T0A"
+    assert await restarted.tokens.find("T0B") is None  # no event of it yet: not guessed
+
+
 async def test_a_token_near_expiry_is_refreshed_once_for_twenty_askers(harness: Harness) -> None:
     h = harness
     h.slack.oauth.rotation = True
