@@ -167,12 +167,20 @@ class Installs:
             return (await conn.execute(query)).scalar()
 
     async def remember_org(self, team_id: str, enterprise_id: str) -> None:
-        """Keep the org a workspace belongs to (one row per workspace; a move replaces it)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(workspace_orgs).where(workspace_orgs.c.team_id == team_id))
-            await conn.execute(
-                sa.insert(workspace_orgs).values(team_id=team_id, enterprise_id=enterprise_id)
-            )
+        """Keep the org a workspace belongs to (one row per workspace; a move replaces it).
+        Replicas may do it at once: whoever inserts second updates instead."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    sa.insert(workspace_orgs).values(team_id=team_id, enterprise_id=enterprise_id)
+                )
+        except sa.exc.IntegrityError:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(workspace_orgs)
+                    .where(workspace_orgs.c.team_id == team_id)
+                    .values(enterprise_id=enterprise_id)
+                )
 
     async def bot_by_id(self, row_id: int) -> Mapping[str, Any] | None:
         async with self._engine.connect() as conn:
