@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from slackbot.sandbox.slack_fake import LIVE_BROADCASTS
+from slackbot.store.db import create_engine, migrate
+from slackbot.store.repo import Store
 from tests.databases import fresh_database
 
 
@@ -17,6 +19,16 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     """An empty database: SQLite, or PostgreSQL when TEST_DATABASE_URL says so."""
     with fresh_database(tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """The app's store on a fresh database, migrated to the newest schema."""
+    with fresh_database(tmp_path) as url:
+        await migrate(url)
+        s = Store(create_engine(url))
+        yield s
+        await s.close()
 
 
 # -- every log line of the whole run is checked for secrets --------------------

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,9 +12,7 @@ from slackbot.amigo.errors import AmigoNotFound, AmigoRateLimited
 from slackbot.relay.config_commands import ResetChannelService, SetChannelService, ShowConfig
 from slackbot.relay.controls import Caller, Permissions
 from slackbot.relay.services import Refusal, Service, Services
-from slackbot.store.db import create_engine, migrate
 from slackbot.store.repo import Store, ThreadKey
-from tests.databases import fresh_database
 from tests.relay.core import ADMIN, OWNER, MemorySlack
 
 DEFAULT = Service("0123456789abcdef0123456a")
@@ -36,15 +33,6 @@ class StarterAmigo:
         if self.error is not None:
             raise self.error
         return ["Hi"]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    with fresh_database(tmp_path) as url:
-        await migrate(url)
-        s = Store(create_engine(url))
-        yield s
-        await s.close()
 
 
 def services_on(store: Store, amigo: StarterAmigo) -> Services:

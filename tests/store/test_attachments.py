@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from slackbot.relay.voice import is_voice, voice_follows
-from slackbot.store.db import create_engine, migrate
 from slackbot.store.models import TurnKind
 from slackbot.store.records import Attachment
 from slackbot.store.repo import IncomingMessage, Store, ThreadKey
-from tests.databases import fresh_database
 
 CLIP = Attachment(
     "F1", "audio_message.m4a", "audio/mp4", 12_345, "https://files.slack.com/x", "slack_audio"
 )
 THREAD = ThreadKey("T1", "C1", "100.000001")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    with fresh_database(tmp_path) as url:
-        await migrate(url)
-        store = Store(create_engine(url))
-        yield store
-        await store.close()
 
 
 async def test_a_saved_message_keeps_its_recording(store: Store) -> None:

@@ -3,26 +3,13 @@ started in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
 from slackbot.store.db import create_engine, migrate
 from slackbot.store.repo import Store, ThreadKey
-from tests.databases import fresh_database, query
+from tests.databases import query
 
 A, B = "0123456789abcdef0123456a", "0123456789abcdef0123456b"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    with fresh_database(tmp_path) as url:
-        await migrate(url)
-        s = Store(create_engine(url))
-        yield s
-        await s.close()
 
 
 async def test_a_channel_is_mapped_changed_and_returned_to_the_default(store: Store) -> None:

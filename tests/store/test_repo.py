@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect
 
-from slackbot.store.db import create_engine, migrate
 from slackbot.store.models import Base, ConversationState, TurnState
 from slackbot.store.repo import IncomingMessage, Store, ThreadKey
-from tests.databases import fresh_database
 
 THREAD = ThreadKey("T1", "C1", "1700000000.000100")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    with fresh_database(tmp_path) as url:
-        await migrate(url)
-        s = Store(create_engine(url))
-        yield s
-        await s.close()
 
 
 async def test_migrations_create_every_table_of_the_models(store: Store) -> None:
