@@ -23,6 +23,7 @@ from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.ports import Blocks, Profile, SlackRefused, SlackUnreachable, ThreadMessage
 from slackbot.slack.directory import PAGE_SIZE, Directory, profile_of
 from slackbot.slack.failures import failures
+from slackbot.slack.payloads import RELAYED_SUBTYPES
 from slackbot.slack.streams import NativeStream
 from slackbot.slack.web_client import ObservedWebClient
 from slackbot.ui import prompts as ui_prompts
@@ -30,8 +31,6 @@ from slackbot.ui import prompts as ui_prompts
 log = logging.getLogger("slackbot.slack")
 
 REPLY_PAGES = 5
-PEOPLE = (None, "thread_broadcast", "file_share")
-"""Subtypes of the messages people write (others are joins, bots, edits and such)."""
 
 PROFILE_CACHE_SECONDS = 300.0
 """How long a Slack profile (and with it, admin status) is trusted before it is asked again."""
@@ -242,7 +241,9 @@ class WebApiPort:
                     channel=channel, ts=thread_ts, latest=before_ts, limit=200, cursor=cursor
                 )
             for m in response.get("messages") or []:
-                person = m.get("user") and not m.get("bot_id") and m.get("subtype") in PEOPLE
+                person = (
+                    m.get("user") and not m.get("bot_id") and m.get("subtype") in RELAYED_SUBTYPES
+                )
                 if person and m.get("text") and float(m["ts"]) < float(before_ts):
                     found.append(ThreadMessage(str(m["ts"]), str(m["user"]), str(m["text"])))
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
