@@ -16,6 +16,7 @@ from slackbot.relay.conversations import Conversations, Identities, IdentityConf
 from slackbot.relay.delivery import Delivery
 from slackbot.relay.executor import ExecutorConfig, ReplyFactory, TurnExecutor
 from slackbot.relay.feedback import Votes
+from slackbot.relay.first_status import FirstStatus
 from slackbot.relay.health import HealthCheck
 from slackbot.relay.heard import Heard, HeardConfig
 from slackbot.relay.home import Home, HomeConfig
@@ -23,7 +24,8 @@ from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
 from slackbot.relay.mentions import Names
 from slackbot.relay.offboarding import Offboarding
-from slackbot.relay.options import StepsShown
+from slackbot.relay.options import StepsShown, WriterMode
+from slackbot.relay.posting import STATUS, THINKING_WORDS
 from slackbot.relay.prompts import Prompts, PromptsConfig
 from slackbot.relay.reconcile import Reconciler
 from slackbot.relay.recovery import Recovery
@@ -104,6 +106,14 @@ class Runtime:
         client = single or web_client(bot_token, s.slack_api_url)  # Bolt's own
         self._bolt_client = None if single else client
         self.files = SlackFiles(bot_token if single else self.ports.token, s.slack_api_url)
+        # Replies that show a status first (all but edited placeholders) show it early.
+        self.first_status = (
+            None
+            if s.slack_reply_writer == WriterMode.EDIT
+            else FirstStatus(
+                self.port, self.budgets, self.tasks, status=STATUS, words=THINKING_WORDS
+            )
+        )
         self.writers = ReplyWriters(
             self.port,
             self.budgets,
@@ -111,6 +121,7 @@ class Runtime:
             steps=s.amigo_show_agent_steps,
             edit_interval=s.slack_edit_interval_seconds,
             meter=self.metrics,
+            first_status=self.first_status,
         )
         identities = Identities(
             self.store,
@@ -207,7 +218,7 @@ class Runtime:
                 coalesce_replies=s.amigo_coalesce_replies,
             ),
         )
-        self.inbox = Inbox(self.store, self.port, self.workers, heard)
+        self.inbox = Inbox(self.store, self.port, self.workers, heard, self.first_status)
         self.controls = Controls(
             store=self.store,
             amigo=self.amigo,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from slackbot.relay.first_status import FirstStatus
 from slackbot.relay.heard import Heard
 from slackbot.relay.ports import SlackPort
 from slackbot.store.models import ConversationState
@@ -57,6 +58,10 @@ class Kicker(Protocol):
         """Make sure somebody runs the thread's queued turns."""
         ...
 
+    def running(self, thread: ThreadKey) -> bool:
+        """Whether this process runs the thread's turns now."""
+        ...
+
 
 @dataclass
 class _Turnstile:
@@ -66,10 +71,16 @@ class _Turnstile:
 
 class Inbox:
     def __init__(
-        self, store: Store, slack: SlackPort, workers: Kicker, heard: Heard | None = None
+        self,
+        store: Store,
+        slack: SlackPort,
+        workers: Kicker,
+        heard: Heard | None = None,
+        first_status: FirstStatus | None = None,
     ) -> None:
         self._store = store
         self._heard = heard
+        self._first_status = first_status
         self._slack = slack
         self._workers = workers
         self._order: dict[ThreadKey, _Turnstile] = {}
@@ -88,10 +99,23 @@ class Inbox:
             if owned is None:
                 return Recorded.DUPLICATE
             if owned:
+                # Answered after the reply being written now, if there is one.
+                if not self._workers.running(message.thread):
+                    self._show_life(message.thread)
                 self._workers.kick(message.thread)
                 return Recorded.QUEUED
         saved = await self._store.record_inbound(message)
-        return Recorded.SAVED if saved is not None else Recorded.DUPLICATE
+        if saved is None:
+            return Recorded.DUPLICATE
+        if message.top_level and self._starts_conversation(message):
+            self._show_life(message.thread)  # a new thread: its conversation starts
+        return Recorded.SAVED
+
+    def _show_life(self, thread: ThreadKey) -> None:
+        """The message will be answered: show the thread's status now (see
+        :mod:`~slackbot.relay.first_status`)."""
+        if self._first_status is not None:
+            self._first_status.show(thread.team_id, thread.channel_id, thread.thread_ts)
 
     async def refuse_too_long(self, message: IncomingMessage, limit: int) -> None:
         """Tell the author, once per message, that it is too long to relay."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from slackbot.relay.budgets import Budgets
+from slackbot.relay.first_status import EarlyStatus
 from slackbot.relay.ports import Blocks, SlackPort, SlackRefused, SlackUnreachable
 from slackbot.relay.stream import EditingReply
 from slackbot.ui.activity import Activity
@@ -62,6 +63,8 @@ class StatusReply:
         self.reply_ts: str | None = None
         self.first_text_at: float | None = None
         self.on_message: Callable[[str], Awaitable[None]] | None = None
+        self.early: EarlyStatus | None = None
+        """The status set when the person's message was saved, adopted as this reply's first."""
 
     @property
     def text(self) -> str:
@@ -102,6 +105,8 @@ class StatusReply:
             self._words_changed.clear()
             due = self._clock() >= self._status_at + self._refresh
             if self._words != self._status_set or due:
+                if self._status_set is None and await self._adopted():
+                    continue
                 if self._status_set is None:
                     await self._budgets.acquire(method, self._channel, first=True)
                     paid = True
@@ -130,10 +135,23 @@ class StatusReply:
             except TimeoutError:
                 pass
 
+    async def _adopted(self) -> bool:
+        """Whether the status set when the message was saved shows (it is this reply's
+        first: the thinking words); later words go as extras."""
+        early = self.early
+        shown_at = None if early is None else await early.shown()
+        self.early = None  # kept while on its way, for the text to settle
+        if shown_at is None:
+            return False
+        self._status_set, self._status_at = THINKING_WORDS, shown_at
+        return True
+
     async def _text_starts(self) -> None:
         """The text is about to appear: end the status first. Slack clears a status when
         the app posts, but one set after that would stay until Slack's timeout."""
         self._text_started = True
+        if self.early is not None:
+            await self.early.settle()
         task = self._status_task
         if task is None or task.done():
             return

@@ -97,6 +97,10 @@ class ThreadWorkers:
         if task is not None:
             self._workers[thread] = task
 
+    def running(self, thread: ThreadKey) -> bool:
+        """Whether a worker of this process looks at ``thread`` now."""
+        return thread in self._workers
+
     @property
     def lost(self) -> frozenset[ThreadKey]:
         """Threads whose lease another process took while this one ran them."""

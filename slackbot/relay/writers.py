@@ -29,9 +29,10 @@ from typing import Protocol
 
 from slackbot.relay import workspace
 from slackbot.relay.budgets import Budgets
+from slackbot.relay.first_status import FirstStatus
 from slackbot.relay.options import StepsShown, WriterMode
 from slackbot.relay.ports import SlackPort
-from slackbot.relay.posting import GrowingReply, PostingReply
+from slackbot.relay.posting import GrowingReply, PostingReply, StatusReply
 from slackbot.relay.stream import EditingReply, ReplySink
 from slackbot.relay.streaming import StreamingReply
 
@@ -54,9 +55,11 @@ class ReplyWriters:
         steps: StepsShown = StepsShown.STATUS,
         edit_interval: float = 1.0,
         meter: WriterMeter | None = None,
+        first_status: FirstStatus | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._slack = slack
+        self._first_status = first_status
         self._budgets = budgets
         self._mode = mode
         self._steps = steps
@@ -119,6 +122,14 @@ class ReplyWriters:
         )
 
     def __call__(
+        self, channel: str, thread_ts: str, reply_ts: str | None, recipient: str, team: str
+    ) -> ReplySink:
+        reply = self._make(channel, thread_ts, reply_ts, recipient, team)
+        if isinstance(reply, StatusReply) and self._first_status is not None:
+            reply.early = self._first_status.take(team, channel, thread_ts)
+        return reply
+
+    def _make(
         self, channel: str, thread_ts: str, reply_ts: str | None, recipient: str, team: str
     ) -> ReplySink:
         writer, why = self.choose(channel, reply_ts)
