@@ -86,7 +86,7 @@ import slackbot
 from benchmarks.observe import Observer, ReplyRecord, reads_as
 from benchmarks.report import ADAPTIVE, NAIVE, PACED, WRITERS, RunFigures, print_report
 from benchmarks.script import Load, ThreadScript, parse_loads, write_scripts
-from slackbot.relay.budgets import parse_limits
+from slackbot.relay.limits import parse_limits
 from slackbot.sandbox.amigo_fake import FakeAmigo, Reply
 from slackbot.sandbox.slack_fake import FakeSlack, message_text
 from slackbot.sandbox.slack_sender import SlackSender, new_ts

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from slackbot.amigo.extras import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.config_base import DatabaseSettings, SettingsError
 from slackbot.config_oauth import OAuthSettings, oauth_problems
-from slackbot.relay.budgets import parse_limits
+from slackbot.relay.limits import parse_limits
 from slackbot.relay.options import (
     ActivePolicy,
     InsightsMode,

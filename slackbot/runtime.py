@@ -10,7 +10,7 @@ from slackbot.amigo.client import AmigoClient
 from slackbot.config import Settings
 from slackbot.installing import bot_tokens, instance_id
 from slackbot.metrics import Metrics
-from slackbot.relay.budgets import SlackBudgets, parse_limits
+from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.delivery import Delivery
@@ -22,6 +22,7 @@ from slackbot.relay.heard import Heard, HeardConfig
 from slackbot.relay.home import Home, HomeConfig
 from slackbot.relay.inbox import Inbox
 from slackbot.relay.insights import Explainer
+from slackbot.relay.limits import parse_limits
 from slackbot.relay.mentions import Names
 from slackbot.relay.offboarding import Offboarding
 from slackbot.relay.options import StepsShown, WriterMode

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 
-from slackbot.relay.budgets import TokenBucket
+from slackbot.relay.limits import TokenBucket
 from slackbot.relay.ports import SlackPort
 from slackbot.ui.markup import slack_to_plain
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from slackbot.relay.budgets import Budget, Limit, SlackBudgets, parse_limits
+from slackbot.relay.budgets import Budget, SlackBudgets
+from slackbot.relay.limits import Limit, parse_limits
 
 
 async def grant_times(budget: Budget, count: int, *, final: bool = False) -> list[float]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slackbot.relay.budgets import Limit, SlackBudgets
+from slackbot.relay.budgets import SlackBudgets
 from slackbot.relay.first_status import FirstStatus
+from slackbot.relay.limits import Limit
 from slackbot.relay.options import WriterMode
 from slackbot.relay.posting import STATUS, THINKING_WORDS
 from slackbot.relay.tasks import TaskTracker

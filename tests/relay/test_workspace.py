@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from slackbot.relay import workspace
-from slackbot.relay.budgets import Limit, SlackBudgets
+from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.limits import Limit
 from slackbot.relay.workspace import CurrentBudgets, Workspace
 
 

@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from slackbot.relay.budgets import Limit, SlackBudgets
+from slackbot.relay.budgets import SlackBudgets
+from slackbot.relay.limits import Limit
 from slackbot.relay.options import StepsShown, WriterMode
 from slackbot.relay.posting import PostingReply
 from slackbot.relay.stream import ReplySink
