@@ -25,8 +25,9 @@ What happens in one run:
    app's assumption), ...) and a fresh :class:`FakeAmigo` start in this process, on
    loopback ports.
 2. The real app, ``amigo-slack run`` in HTTP mode, starts as one or more child processes
-   (``--replicas``, each with ``SLACK_RATE_LIMIT_SHARE`` = 1 / replicas) on a fresh
-   database, so that its CPU time and memory are its own.
+   (``--replicas``: on PostgreSQL they book Slack's budgets together; on SQLite each has
+   ``SLACK_RATE_LIMIT_SHARE`` = 1 / replicas) on a fresh database, so that its CPU time
+   and memory are its own.
 3. N simulated people (one Slack user per thread, threads spread evenly over the load's
    channels) each mention the app to start a thread, then reply in it K-1 times, each
    time after the previous answer is complete. Every Amigo answer is scripted: 300-900
@@ -265,7 +266,11 @@ def app_env(
             "DATABASE_URL": database_url,
             "HOST": "127.0.0.1",
             "SLACK_REPLY_WRITER": REPLY_WRITER_SETTING[writer],
-            "SLACK_RATE_LIMIT_SHARE": f"{1 / replicas:.6g}",
+            # On PostgreSQL the replicas book Slack's budgets together; on SQLite each
+            # keeps its share.
+            "SLACK_RATE_LIMIT_SHARE": (
+                "1" if database_url.startswith("postgresql") else f"{1 / replicas:.6g}"
+            ),
             "SHUTDOWN_GRACE_SECONDS": "5",
             "LOG_LEVEL": "INFO",
         }

@@ -138,7 +138,8 @@ class Settings(OAuthSettings):
         default=1.0,
         gt=0,
         le=1,
-        description="the share of every Slack budget this process uses (1 / replicas)",
+        description="the share of every Slack budget this deployment uses (the replicas "
+        "share it on PostgreSQL; lower only when something else uses the app's tokens)",
     )
     slack_reply_writer: WriterMode = Field(
         default=WriterMode.AUTO,

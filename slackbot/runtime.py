@@ -92,10 +92,14 @@ class Runtime:
         )
         self.tokens: BotTokens = tokens if tokens is not None else built
         limits = parse_limits(s.slack_rate_limits)
+        # Replicas are on PostgreSQL: they book their Slack calls in one budget there.
+        shared = self.store if self.store.dialect == "postgresql" else None
         self.ports = SlackPorts(
             self.tokens,
             s.slack_api_url,
-            budgets=lambda: SlackBudgets(limits, share=s.slack_rate_limit_share),
+            budgets=lambda workspace: SlackBudgets(
+                limits, share=s.slack_rate_limit_share, shared=shared, workspace=workspace
+            ),
             metrics=self.metrics,
             single_token=bot_token if isinstance(self.tokens, SingleToken) else None,
         )

@@ -14,13 +14,20 @@ the app needs one queue per method that every reply shares, so this is our own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from slackbot.relay.limits import DOCUMENTED, SAFETY, Limit
+
+log = logging.getLogger("slackbot.budgets")
+
+Book = Callable[[float, float], Awaitable[float]]
+"""Books one call in the budget every replica shares, given the budget's rate (a second)
+and capacity: the tokens left after it (below zero: booked ahead of its turn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +53,12 @@ class Budget:
         per_minute: float,
         burst: int,
         *,
+        book: Book | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._book = book
+        self._bookings: set[asyncio.Task[float]] = set()
+        self._book_failed_at = -60.0
         self.rate = per_minute / 60.0
         self._floor = self.rate / 4
         self.capacity = float(max(1, burst))
@@ -84,6 +95,10 @@ class Budget:
             return False
         self._tokens -= 1.0
         self.granted += 1
+        if self._book is not None:  # booked behind: the call goes now
+            booking = asyncio.get_running_loop().create_task(self._shared(), name="slack-book")
+            self._bookings.add(booking)
+            booking.add_done_callback(self._bookings.discard)
         return True
 
     async def acquire(self, *, final: bool = False, first: bool = False) -> None:
@@ -141,10 +156,30 @@ class Budget:
                 if future is None:
                     break
                 self._tokens -= 1.0
+                if self._book is not None:
+                    turn_in = await self._shared()
+                    if turn_in > 0:
+                        await asyncio.sleep(turn_in)  # this call's turn, booked
                 self.granted += 1
                 future.set_result(None)
                 continue
             await self._wait((1.0 - self._tokens) / self.rate)
+
+    async def _shared(self) -> float:
+        """Book the call in the budget the replicas share; seconds until its turn. What
+        is left there bounds what this replica has (it saw the others' calls)."""
+        assert self._book is not None
+        try:
+            left = await self._book(self.rate, self.capacity)
+        except Exception as exc:  # the database is back soon; Slack's 429s still pause us
+            now = self._clock()
+            if now - self._book_failed_at >= 60.0:
+                self._book_failed_at = now
+                log.warning("could not book a Slack call with the other replicas: %s", exc)
+            return 0.0
+        self._refill(self._clock())
+        self._tokens = min(self._tokens, left)
+        return max(0.0, -left / self.rate)
 
     async def _wait(self, seconds: float) -> None:
         """Sleep until a token is due, or until a pause changes the plan."""
@@ -168,6 +203,14 @@ class Budgets(Protocol):
     def strained(self) -> list[Strain]: ...
 
 
+class SharedBudgets(Protocol):
+    """Where the replicas book their Slack calls (:class:`~slackbot.store.repo.Store`)."""
+
+    async def book_slack_call(
+        self, key: str, per_second: float, capacity: float, now: float
+    ) -> float: ...
+
+
 class SlackBudgets:
     """One workspace's budgets: a :class:`Budget` per method (and channel, where Slack
     counts per channel). Methods Slack documents no limit for are not held back."""
@@ -179,10 +222,16 @@ class SlackBudgets:
         overrides: Mapping[str, Limit] | None = None,
         *,
         share: float = 1.0,
+        shared: SharedBudgets | None = None,
+        workspace: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``shared``: where the replicas book their calls (None: this process alone
+        speaks for the app), under ``workspace``'s name."""
         self.limits = {**DOCUMENTED, **(overrides or {})}
         self._share = share
+        self._shared = shared
+        self._workspace = workspace
         self._clock = clock
         self._budgets: dict[tuple[str, str], Budget] = {}
 
@@ -198,10 +247,21 @@ class SlackBudgets:
             found = Budget(
                 limit.per_minute * self._share * SAFETY,
                 max(1, int(limit.burst * self._share)),
+                book=self._book_of("/".join((self._workspace, *key))),
                 clock=self._clock,
             )
             self._budgets[key] = found
         return found
+
+    def _book_of(self, key: str) -> Book | None:
+        shared = self._shared
+        if shared is None:
+            return None
+
+        async def book(per_second: float, capacity: float) -> float:
+            return await shared.book_slack_call(key, per_second, capacity, time.time())
+
+        return book
 
     async def acquire(
         self, method: str, channel: str | None = None, *, final: bool = False, first: bool = False

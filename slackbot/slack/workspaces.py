@@ -20,8 +20,7 @@ behaviour, in which events of other workspaces are refused at the door.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,6 +38,12 @@ from slackbot.slack.web_port import WebApiPort
 log = logging.getLogger("slackbot.workspaces")
 
 
+class BudgetsOf(Protocol):
+    """Makes a workspace's budgets (given what the replicas book them under)."""
+
+    def __call__(self, *, workspace: str) -> SlackBudgets: ...
+
+
 class SlackPorts:
     """Every workspace's port. ``single_token``: the app serves one workspace with this
     token (the settings' ``SLACK_BOT_TOKEN``), and ``tokens`` is not asked."""
@@ -48,7 +53,7 @@ class SlackPorts:
         tokens: BotTokens,
         api_url: str,
         *,
-        budgets: Callable[[], SlackBudgets],
+        budgets: BudgetsOf,
         metrics: Metrics,
         single_token: str | None = None,
     ) -> None:
@@ -128,7 +133,7 @@ class SlackPorts:
             observe=lambda method, result: self._metrics.slack_call(method, result, label()),
             token_source=None if token else find_token,
         )
-        port = WebApiPort(client, self._budgets())
+        port = WebApiPort(client, self._budgets(workspace=where.key))
         port.team_id, port.enterprise_id = where.team_id, where.enterprise_id
         return port
 

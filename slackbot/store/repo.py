@@ -26,6 +26,7 @@ from slackbot.store.records import (
     Turn,
 )
 from slackbot.store.services import ChannelService, ChannelServices, ServiceChange
+from slackbot.store.slack_budgets import SlackBudgetBook
 from slackbot.store.turns import Turns
 from slackbot.store.workspaces import Workspaces
 
@@ -53,6 +54,7 @@ class Store(
     ThreadEvents,
     Workspaces,
     ChannelServices,
+    SlackBudgetBook,
 ):
     """One object for the whole store; its parts live in the modules named above."""
 
