@@ -237,7 +237,9 @@ class Runtime:
             workspace_url=lambda: self.port.workspace_url,
             services=self.services,
         )
-        self.offboarding = Offboarding(self.store, conversations, s.uninstalled_retention_days)
+        self.offboarding = Offboarding(
+            self.store, conversations, s.uninstalled_retention_days, self.ports.forget
+        )
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )
