@@ -160,7 +160,8 @@ class Runtime:
                 max_chars=s.amigo_share_thread_chars,
             ),
         )
-        permissions = Permissions(self.port, s.admin_user_ids)
+        org_of = self.installations.rows.org_of if self.installations else None
+        permissions = Permissions(self.port, s.admin_user_ids, org_of)
         self.services = Services(
             self.store,
             self.amigo,
