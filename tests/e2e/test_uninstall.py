@@ -137,3 +137,26 @@ async def test_after_an_uninstall_no_call_is_made_with_the_revoked_token(
     after = h.slack.calls[since:]
     assert [c.method for c in after if c.token == access.token] == []
     assert await h.runtime.tokens.find(team, ORG if org_wide else None) is None
+
+
+async def test_installing_for_the_org_again_keeps_the_data_of_its_workspaces(
+    harness: Harness,
+) -> None:
+    h = harness
+    await install(h, None, enterprise_id=ORG, org_wide=True, bot_user_id="UBOTG")
+    async with member(h, "T0A") as there:
+        await there.post_mention(ALICE, "<@UBOTG> hello", channel="C0A")
+        await h.wait_for(lambda: h.amigo.conversations, what="a conversation")
+        await h.settle()
+        await there.event({"type": "app_uninstalled"})
+    await h.settle()
+    url = h.runtime.settings.database_url
+    assert query(url, "SELECT team_id FROM uninstalled_workspaces") == [("T0A",)]
+
+    assert (await install(h, None, enterprise_id=ORG, org_wide=True)).is_success
+    assert query(url, "SELECT team_id FROM uninstalled_workspaces") == []
+    async with h.runtime.store.engine.begin() as conn:  # long after the first uninstall
+        then = datetime.now(UTC) - timedelta(days=31)
+        await conn.execute(sa.update(UninstalledRow).values(uninstalled_at=then))
+    assert await h.runtime.offboarding.sweep() == 0
+    assert set(conversations_of(h)) == {"T0A"}
