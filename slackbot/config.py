@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from slackbot.amigo.extras import DEFAULT_STARTER_INSTRUCTIONS
 from slackbot.config_base import DatabaseSettings, SettingsError
 from slackbot.config_oauth import OAuthSettings, oauth_problems
+from slackbot.relay.admins import Admins
 from slackbot.relay.limits import parse_limits
 from slackbot.relay.options import (
     ActivePolicy,
@@ -54,7 +55,9 @@ class Settings(OAuthSettings):
     )
     slack_admin_user_ids: str = Field(
         default="",
-        description="comma-separated Slack user ids that may act on any conversation",
+        description="comma-separated Slack user ids that may act on any conversation: U0456 "
+        "in every workspace (one workspace's installs), T0123:U0456 or E0123:U0456 only in "
+        "that workspace or Grid org",
     )
 
     # Amigo
@@ -207,6 +210,12 @@ class Settings(OAuthSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return v
 
+    @field_validator("slack_admin_user_ids")
+    @classmethod
+    def _admins_shape(cls, v: str) -> str:
+        Admins.parse(v)
+        return v
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_slash(cls, v: str) -> str:
@@ -234,8 +243,8 @@ class Settings(OAuthSettings):
         return tuple(p.strip() for p in self.amigo_starter_prompts.split("|") if p.strip())
 
     @property
-    def admin_user_ids(self) -> frozenset[str]:
-        return frozenset(x.strip() for x in self.slack_admin_user_ids.split(",") if x.strip())
+    def admin_user_ids(self) -> Admins:
+        return Admins.parse(self.slack_admin_user_ids)
 
     def secrets(self) -> list[str]:
         """The secret values, for tests and log scrubbing."""

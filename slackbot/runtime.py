@@ -176,7 +176,8 @@ class Runtime:
                 max_chars=s.amigo_share_thread_chars,
             ),
         )
-        permissions = Permissions(self.port, s.admin_user_ids)
+        org_of = self.installations.rows.org_of if self.installations else None
+        permissions = Permissions(self.port, s.admin_user_ids, org_of)
         self.services = Services(
             self.store,
             self.amigo,
@@ -253,7 +254,9 @@ class Runtime:
             workspace_url=lambda: self.port.workspace_url,
             services=self.services,
         )
-        self.offboarding = Offboarding(self.store, conversations, s.uninstalled_retention_days)
+        self.offboarding = Offboarding(
+            self.store, conversations, s.uninstalled_retention_days, self.ports.forget
+        )
         self.recovery = Recovery(
             self.store, self.port, self.inbox, self.workers, permissions.may_act, self.metrics
         )

@@ -8,10 +8,13 @@ thread itself shows what happened.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 
 from slackbot.amigo.errors import AmigoError
+from slackbot.relay import workspace
+from slackbot.relay.admins import Admins
 from slackbot.relay.commands import (
     MAX_TAGS,
     Command,
@@ -31,11 +34,14 @@ from slackbot.relay.inbox import Inbox, IncomingMessage
 from slackbot.relay.outcomes import Context, Effect, Operation, outcome_of
 from slackbot.relay.ports import AmigoPort, SlackPort
 from slackbot.relay.suggestions import Refused, Suggestions, amigo_ids
+from slackbot.relay.workspace import Workspace
 from slackbot.store.repo import Conversation, Store, ThreadKey
 from slackbot.ui import blocks, messages
 from slackbot.ui.escape import escape
 
 log = logging.getLogger("slackbot.controls")
+
+OrgOf = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +57,22 @@ _OPERATIONS: dict[type[Command], Operation] = {Finish: "finish", Suggest: "recom
 
 
 class Permissions:
-    """Who may act on a conversation: its owner, a configured admin, or a workspace
-    admin or owner (as Slack says now, give or take the profile cache's few minutes)."""
+    """Who may act on a conversation: its owner, a configured admin of the workspace the
+    work is for, or a workspace admin or owner (as Slack says now, give or take the
+    profile cache's few minutes). ``org_of``: a workspace's Grid org, for admins named by
+    org when the work does not say it."""
 
-    def __init__(self, slack: SlackPort, admin_user_ids: frozenset[str]) -> None:
+    def __init__(self, slack: SlackPort, admins: Admins, org_of: OrgOf | None = None) -> None:
         self._slack = slack
-        self._admins = admin_user_ids
+        self._admins = admins
+        self._org_of = org_of
 
     async def may_act(self, user_id: str, conversation: Conversation) -> bool:
         return user_id == conversation.owner_user_id or await self.is_admin(user_id)
 
     async def is_admin(self, user_id: str) -> bool:
-        """A configured admin, or a workspace admin or owner."""
-        if user_id in self._admins:
+        """A configured admin here, or a workspace admin or owner."""
+        if await self._configured(user_id):
             return True
         try:
             profile = await self._slack.profile(user_id)
@@ -71,6 +80,15 @@ class Permissions:
             log.warning("could not look up Slack user %s; treating them as no admin", user_id)
             return False
         return profile.is_admin or profile.is_owner
+
+    async def _configured(self, user_id: str) -> bool:
+        here = workspace.current() or Workspace(None)
+        if self._admins.covers(user_id, here.team_id, here.enterprise_id):
+            return True
+        if here.enterprise_id or not here.team_id or not self._admins.by_org:
+            return False
+        org = await self._org_of(here.team_id) if self._org_of is not None else None
+        return org is not None and self._admins.covers(user_id, here.team_id, org)
 
 
 class Controls:

@@ -4,6 +4,9 @@ A message full of ``<@U…>`` must not become hundreds of ``users.info`` calls: 
 cached (and so are failed lookups, for a shorter while), at most a few new ones are
 looked up per message, and all of them within a share of Slack's budget for the method.
 A mention that is not looked up keeps the label Slack gave it, or its user id.
+
+Slack's budget is per workspace, and so is this one (and the names and failures kept):
+a workspace naming many people spends only its own lookups, never another's.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 
+from slackbot.relay import workspace
 from slackbot.relay.limits import TokenBucket
 from slackbot.relay.ports import SlackPort
 from slackbot.ui.markup import slack_to_plain
@@ -38,9 +42,22 @@ class Names:
     ) -> None:
         self._slack = slack
         self._per_message = per_message
-        self._budget = TokenBucket(per_minute, per_message, clock=clock)
-        self._names: TTLCache[str, str] = TTLCache(10_000, NAME_SECONDS, timer=clock)
-        self._failed: TTLCache[str, bool] = TTLCache(10_000, FAILURE_SECONDS, timer=clock)
+        self._per_minute = per_minute
+        self._clock = clock
+        self._budgets: dict[str, TokenBucket] = {}
+        """Each workspace's lookups (by its key)."""
+        self._names: TTLCache[tuple[str, str], str] = TTLCache(10_000, NAME_SECONDS, timer=clock)
+        self._failed: TTLCache[tuple[str, str], bool] = TTLCache(
+            10_000, FAILURE_SECONDS, timer=clock
+        )
+
+    def _budget(self) -> TokenBucket:
+        here = workspace.key()
+        budget = self._budgets.get(here)
+        if budget is None:
+            budget = TokenBucket(self._per_minute, self._per_message, clock=self._clock)
+            self._budgets[here] = budget
+        return budget
 
     async def plain(self, text: str) -> str:
         """``text`` in Slack's markup as plain text, mentions as ``@Name``."""
@@ -48,8 +65,9 @@ class Names:
 
         async def name(user_id: str) -> str | None:
             nonlocal left
-            if user_id in self._names or user_id in self._failed or left <= 0:
-                return self._names.get(user_id)
+            known = (workspace.key(), user_id)
+            if known in self._names or known in self._failed or left <= 0:
+                return self._names.get(known)
             left -= 1
             return await self._name(user_id)
 
@@ -60,15 +78,16 @@ class Names:
         return await self._name(user_id) or user_id
 
     async def _name(self, user_id: str) -> str | None:
-        if user_id in self._names:
-            return self._names[user_id]
-        if user_id in self._failed or not self._budget.try_take():
+        known = (workspace.key(), user_id)
+        if known in self._names:
+            return self._names[known]
+        if known in self._failed or not self._budget().try_take():
             return None
         try:
             found = (await self._slack.profile(user_id)).display_name
         except Exception:
             log.warning("could not look up Slack user %s", user_id)
-            self._failed[user_id] = True
+            self._failed[known] = True
             return None
-        self._names[user_id] = found
+        self._names[known] = found
         return found

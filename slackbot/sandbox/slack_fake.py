@@ -833,6 +833,7 @@ class FakeSlack:
         }
         """The workspace each bot token speaks for."""
         self._revoked: set[str] = set()
+        self._expired: set[str] = set()
         self._calls: list[RecordedCall] = []
         self._messages: dict[str, dict[str, FakeMessage]] = {}
         self._deleted: list[FakeMessage] = []
@@ -956,6 +957,7 @@ class FakeSlack:
             self._tokens = {self.bot_token}
             self._workspaces = {self.bot_token: self._workspaces[self.bot_token]}
             self._revoked.clear()
+            self._expired.clear()
             self._calls.clear()
             self._messages.clear()
             self._deleted.clear()
@@ -1049,6 +1051,12 @@ class FakeSlack:
         call with it now answers ``token_revoked``."""
         with self._lock:
             self._revoked.add(token)
+
+    def expire_token(self, token: str) -> None:
+        """A rotating ``token`` outlived its 12 hours: every call with it now answers
+        ``token_expired``."""
+        with self._lock:
+            self._expired.add(token)
 
     def workspace_of(self, token: str | None) -> FakeWorkspace | None:
         """The workspace a token speaks for (None: not a bot token of this fake)."""
@@ -2025,6 +2033,8 @@ class FakeSlack:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if token in self._revoked:
             return 200, {"ok": False, "error": "token_revoked"}, {}
+        if token in self._expired:
+            return 200, {"ok": False, "error": "token_expired"}, {}
         if (token == self.app_token) != (method in _APP_TOKEN_METHODS):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
 

@@ -493,7 +493,8 @@ class SlackSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
+            "is_enterprise_install": "true" if self.org_wide else "false",
             "response_url": response_url or self.new_response_url(),
             "trigger_id": trigger_id or self.new_trigger_id(),
         }

@@ -1,5 +1,7 @@
 """``app_uninstalled`` and ``tokens_revoked``: the workspace's tokens are deleted at
-once (its next event is refused), then its open conversations are finished in Amigo."""
+once (its next event is refused) and its Slack port dropped (no call goes out with the
+old token), then its open conversations are finished in Amigo. For an org-wide install,
+all of this for every workspace of the org it served."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ def register_uninstall(
         enterprise_id = context.enterprise_id
         await store.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
         forget(team_id, enterprise_id)
+        await offboarding.forget(team_id, enterprise_id)
         log.warning(
             "%s: the tokens of %s are deleted",
             what,

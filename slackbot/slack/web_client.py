@@ -99,13 +99,16 @@ class ObservedWebClient(AsyncWebClient):
         self._asking = asyncio.Lock()
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        # The token first: without one (the workspace is gone) no connection is opened.
+        used = None
+        if self._token_source is not None:
+            used = self.token or await self._ask(None, api_method)
         if self.session is None or self.session.closed:
             # Without a session slack_sdk opens one for each call and closes it after: a
             # new connection to Slack every time. One kept for the client's life reuses them.
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        if self._token_source is None:
+        if used is None:
             return await self._observed(api_method, **kwargs)
-        used = self.token or await self._ask(None, api_method)
         try:
             return await self._observed(api_method, **kwargs)
         except SlackApiError as exc:

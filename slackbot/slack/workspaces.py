@@ -107,6 +107,26 @@ class SlackPorts:
             port.client.token = access.token if access is not None else None
         return port.client.token
 
+    async def forget(self, team_id: str | None, enterprise_id: str | None = None) -> int:
+        """The app was uninstalled from ``team_id`` (with no team: from the whole org
+        ``enterprise_id``): its ports go, with their tokens, budgets and caches. Work
+        still holding one finds no token in it, and asks the installs again (which have
+        none), so nothing is sent with the old token. Work for it later starts a new,
+        empty port. How many ports went."""
+        if self._only is not None:
+            return 0
+
+        def gone(key: str, port: WebApiPort) -> bool:
+            if team_id is not None:
+                return team_id in (key, port.team_id)
+            return enterprise_id is not None and enterprise_id in (key, port.enterprise_id)
+
+        dropped = [self._ports.pop(key) for key, p in list(self._ports.items()) if gone(key, p)]
+        for port in dropped:
+            port.client.token = None
+            await port.aclose()
+        return len(dropped)
+
     async def aclose(self) -> None:
         for port in [*self._ports.values(), *([self._only] if self._only else [])]:
             await port.aclose()

@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slackbot.store.base import StoreBase
+from slackbot.store.installs import bots, workspace_orgs
 from slackbot.store.models import (
     OPEN_CONVERSATION_STATES,
     AmigoUserRow,
@@ -64,10 +65,29 @@ class Workspaces(StoreBase):
         await self._write(statement)
 
     async def clear_uninstalled(self, team_id: str | None, enterprise_id: str | None) -> None:
-        """Installed again: its data stays."""
-        await self._write(
-            delete(UninstalledRow).where(UninstalledRow.key == _key(team_id, enterprise_id))
+        """Installed again: its data stays (installed for a whole org: every workspace
+        of the org's)."""
+        if team_id is None and enterprise_id is not None:
+            where = UninstalledRow.enterprise_id == enterprise_id
+        else:
+            where = UninstalledRow.key == _key(team_id, enterprise_id)
+        await self._write(delete(UninstalledRow).where(where))
+
+    async def workspaces_of_org(self, enterprise_id: str) -> list[str]:
+        """The workspaces an org-wide install of ``enterprise_id`` served (as their events
+        named the org), but those with an install of their own, which serves them still."""
+        own = select(bots.c.team_id).where(
+            bots.c.team_id.is_not(None), bots.c.bot_token.is_not(None)
         )
+        teams = await self._scalars(
+            select(workspace_orgs.c.team_id)
+            .where(
+                workspace_orgs.c.enterprise_id == enterprise_id,
+                workspace_orgs.c.team_id.not_in(own),
+            )
+            .order_by(workspace_orgs.c.team_id)
+        )
+        return [str(team) for team in teams]
 
     async def uninstalled_before(self, cutoff: datetime) -> list[Uninstalled]:
         rows = await self._scalars(

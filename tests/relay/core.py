@@ -28,6 +28,7 @@ from slackbot.amigo.events import (
     UserMessageAvailable,
 )
 from slackbot.amigo.models import ConversationInfo, ConversationPage, MessageInfo, MessagePage
+from slackbot.relay.admins import Admins
 from slackbot.relay.controls import Controls, Permissions
 from slackbot.relay.conversations import Conversations, Identities, IdentityConfig
 from slackbot.relay.delivery import Delivery
@@ -556,7 +557,7 @@ async def build_core(
     )
     names = Names(slack)
     shared = Heard(store, slack, amigo, names, heard or HeardConfig())
-    permissions = Permissions(slack, frozenset({ADMIN}))
+    permissions = Permissions(slack, Admins(frozenset({ADMIN})))
     services = Services(store, amigo, permissions, default=Service(SERVICE), as_user="admin")
     executor = TurnExecutor(
         store=store,

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slackbot.amigo.models import ConversationInfo, ConversationPage
+from slackbot.relay.admins import Admins
 from slackbot.relay.commands import (
     MAX_TAGS,
     CommandError,
@@ -465,7 +466,7 @@ def _controls(amigo: RecordingAmigo) -> Controls:
         slack=slack,  # type: ignore[arg-type]
         conversations=NoAmigoConversations(),  # type: ignore[arg-type]
         suggestions=Suggestions(store, amigo, slack, "on-request"),  # type: ignore[arg-type]
-        permissions=Permissions(slack, frozenset()),  # type: ignore[arg-type]
+        permissions=Permissions(slack, Admins()),  # type: ignore[arg-type]
         inbox=None,  # type: ignore[arg-type]
     )
 

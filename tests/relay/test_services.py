@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from slackbot.amigo.errors import AmigoNotFound, AmigoRateLimited
+from slackbot.relay.admins import Admins
 from slackbot.relay.config_commands import ResetChannelService, SetChannelService, ShowConfig
 from slackbot.relay.controls import Caller, Permissions
 from slackbot.relay.services import Refusal, Service, Services
@@ -36,7 +37,7 @@ class StarterAmigo:
 
 
 def services_on(store: Store, amigo: StarterAmigo) -> Services:
-    permissions = Permissions(MemorySlack(), frozenset({ADMIN}))
+    permissions = Permissions(MemorySlack(), Admins(frozenset({ADMIN})))
     return Services(store, amigo, permissions, default=DEFAULT, as_user="provisioner")  # type: ignore[arg-type]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from slackbot.relay.admins import Admins
 from slackbot.relay.controls import Permissions
 from slackbot.sandbox.slack_fake import FakeSlack
 from slackbot.slack.web_client import web_client
@@ -34,7 +35,7 @@ async def test_a_demoted_workspace_admin_loses_admin_powers_within_the_cache_exp
     with FakeSlack() as slack:
         slack.add_user(ADMIN, real_name="Ada Admin", is_admin=True)
         port = WebApiPort(web_client(slack.bot_token, slack.api_url), clock=lambda: now[0])
-        permissions = Permissions(port, frozenset())
+        permissions = Permissions(port, Admins())
         assert await permissions.may_act(ADMIN, conversation())
 
         slack.add_user(ADMIN, real_name="Ada Admin", is_admin=False)  # demoted in Slack

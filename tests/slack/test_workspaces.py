@@ -122,3 +122,23 @@ async def test_one_token_serves_every_call_whatever_workspace_work_is_for(
         await port.post_message("C1", None, "another team named")
     assert len(slack.calls_in(ONE, "chat.postMessage")) == 2
     await ports.aclose()
+
+
+async def test_forgetting_a_workspace_or_an_org_drops_only_their_ports(slack: FakeSlack) -> None:
+    installs = Installs()
+    installs.install(ONE, slack.bot_token)
+    installs.install(TWO, slack.add_workspace(TWO, bot_user_id="UBOT2"))
+    installs.install_org("E0RG", slack.add_workspace("T0G", enterprise_id="E0RG", org_wide=True))
+    ports = many(slack, installs)
+    kept = {w: ports.port(w) for w in (Workspace(ONE), Workspace(TWO), Workspace("T0G", "E0RG"))}
+    for port in kept.values():
+        await port.post_message("C1", None, "hello")
+        assert port.client.token is not None
+
+    assert await ports.forget(ONE) == 1
+    assert await ports.forget(None, "E0RG") == 1
+    assert kept[Workspace(ONE)].client.token is None  # a holder of the old port has no token
+    assert ports.port(Workspace(ONE)) is not kept[Workspace(ONE)]  # a new, empty one
+    assert ports.port(Workspace("T0G")) is not kept[Workspace("T0G", "E0RG")]
+    assert ports.port(Workspace(TWO)) is kept[Workspace(TWO)]
+    await ports.aclose()
