@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from slackbot.relay.posting import THINKING_WORDS
 from slackbot.sandbox.amigo_fake import Reply
 from slackbot.sandbox.slack_sender import new_ts
 from slackbot.store.repo import ThreadKey
@@ -23,8 +24,13 @@ def extra_settings() -> dict[str, Any]:
 
 
 def shown(h: Harness, ts: str) -> list[str]:
-    """The statuses the thread showed (clears left out)."""
-    return [s.status for s in h.slack.status_history(CHANNEL, ts) if s.status]
+    """The first statuses the thread showed, one per reply ("is thinking…" with the
+    thinking words; a later status shows the agent's steps, or a wait for Amigo)."""
+    return [
+        s.status
+        for s in h.slack.status_history(CHANNEL, ts)
+        if s.status and s.loading_messages == (THINKING_WORDS,)
+    ]
 
 
 async def test_a_mention_shows_its_status_before_its_turn_runs_and_only_once(
@@ -66,4 +72,4 @@ async def test_an_owners_reply_shows_its_status_at_once(harness: Harness) -> Non
     h.runtime.workers.kick(thread)
     await wait_reply_done(h, ts, 2)
     assert h.bot_texts(ts)[-1] == "Second."
-    assert len(shown(h, ts)) == before + 1
+    assert len(shown(h, ts)) == before + 1, h.slack.status_history(CHANNEL, ts)
