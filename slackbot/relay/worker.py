@@ -21,6 +21,8 @@ from slackbot.store.repo import Conversation, Queue, Store, ThreadKey, Turn
 
 log = logging.getLogger("slackbot.worker")
 
+RUNNING = (TurnState.SENDING, TurnState.STREAMING)
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -150,6 +152,14 @@ class ThreadWorkers:
                 if thread in self._again:
                     continue
                 return True
+            running = [t.id for t in queue.turns if t.state in RUNNING]
+            if running:
+                # Only the lease's holder runs a thread's turns, and this one runs none
+                # now: a process that stopped (or whose lease ran out) left these. Ask
+                # Amigo about them before anything behind them goes.
+                lost = await self._store.lose_track(running, "its process stopped")
+                log.warning("thread %s: %d turn(s) left running", thread.thread_ts, len(lost))
+                continue
             first, conversation = queue.turns[0], queue.conversation
             if conversation is not None and first.state != TurnState.QUEUED:
                 # Earlier work first: a turn to settle with Amigo, or a reply to show.

@@ -64,13 +64,14 @@ class Turns(StoreBase):
         return Turn.of(rows[0]) if rows else None
 
     async def queue(self, thread: ThreadKey) -> Queue:
-        """The thread's turns with work left (to send, to ask Amigo about, to show), in
-        Slack ts order (the order people wrote them; a retry keeps its message's place),
-        with the first one's conversation. One query."""
+        """The thread's turns with work left (to send, to ask Amigo about, to show), and
+        those left running (sending or streaming), in Slack ts order (the order people
+        wrote them; a retry keeps its message's place), with the first one's
+        conversation. One query."""
         rows = await self._rows(
             select(TurnRow, ConversationRow)
             .outerjoin(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .where(*_in(thread), work())
+            .where(*_in(thread), or_(work(), TurnRow.state.in_(RUNNING)))
             .order_by(TurnRow.ts, TurnRow.attempt, TurnRow.id)
         )
         turns = [Turn.of(turn) for turn, _ in rows]

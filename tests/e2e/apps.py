@@ -7,9 +7,14 @@ import signal
 from asyncio.subprocess import STDOUT
 from pathlib import Path
 
+import slackbot
 from slackbot.sandbox.amigo_fake import FakeAmigo
 from slackbot.sandbox.slack_fake import FakeSlack
 from tests.test_cli import CLI, env_for, free_port, wait_healthy
+
+SOURCE = str(Path(slackbot.__file__).resolve().parents[1])
+"""Where the tests import the app from: its processes import it from there too (the
+script's own environment may have another copy installed)."""
 
 
 class App:
@@ -22,6 +27,7 @@ class App:
         self.env["SLACK_EDIT_INTERVAL_SECONDS"] = "0.3"
         self.env["THREAD_LEASE_SECONDS"] = "4"
         self.env["SLACK_RATE_LIMITS"] = "chat.update=6000/100"  # the fake Slack sets none here
+        self.env["PYTHONPATH"] = SOURCE
         self.cwd = cwd
         self.database_url = db
         self.proc: asyncio.subprocess.Process | None = None

@@ -89,6 +89,20 @@ def kept_by_amigo(amigo: FakeAmigo, user_texts: set[str]) -> list[str]:
     return kept
 
 
+def conversations_with(amigo: FakeAmigo, texts: list[str]) -> list[str]:
+    """The Amigo conversations that kept any of ``texts`` (one thread's messages)."""
+    return [
+        conversation.id
+        for conversation in amigo.conversations.values()
+        if any(
+            part in texts
+            for m in conversation.messages
+            if m.message_type == "user-message"
+            for part in m.message.split("\n\n")
+        )
+    ]
+
+
 def work_left(database_url: str) -> list[tuple[object, ...]]:
     return query(
         database_url,
@@ -134,6 +148,8 @@ async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
     kept = kept_by_amigo(amigo, every_text)
     assert sorted(kept) == sorted(every_text)  # each message once
     for person in people:
+        # One thread is one Amigo conversation, whatever was killed when.
+        assert len(conversations_with(amigo, person.texts)) == 1, person.texts
         mine = [t for t in kept if t in person.texts]
         assert mine == person.texts  # in its thread's order
         assert person.root is not None

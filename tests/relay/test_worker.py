@@ -7,9 +7,10 @@ import asyncio
 from sqlalchemy import update
 
 from slackbot.amigo.events import InteractionComplete, NewMessage
-from slackbot.store.models import ThreadLeaseRow, TurnState
+from slackbot.store.models import ThreadLeaseRow, TurnRow, TurnState
+from slackbot.store.records import Conversation, Turn
 from tests.relay.conftest import MakeCore
-from tests.relay.core import OWNER, eventually, new_ts
+from tests.relay.core import OWNER, Core, eventually, new_ts
 
 
 async def test_replies_reach_amigo_in_the_order_people_wrote_them(make_core: MakeCore) -> None:
@@ -82,7 +83,9 @@ async def test_a_reply_waits_while_its_conversation_is_started_elsewhere(
     claimed = await core.store.claim_start(core.thread(root), ts=root, user_id=OWNER, text="start")
     assert claimed is not None
     _, start = claimed
-    await core.store.set_turn_state(start.id, TurnState.SENDING)  # another process creates it
+    # Another process creates it, holding the thread's lease.
+    assert await core.store.acquire_lease(core.thread(root), "there", 60)
+    await core.store.set_turn_state(start.id, TurnState.SENDING)
     await core.say("early reply", thread_ts=root)
     await core.settle()
     assert core.amigo.calls == []  # the reply waits for the conversation
@@ -90,6 +93,7 @@ async def test_a_reply_waits_while_its_conversation_is_started_elsewhere(
     # That process gives the start up (its reply offers Retry): the reply still waits,
     # and goes once the start is retried and the conversation exists.
     await core.store.set_turn_state(start.id, TurnState.FAILED)
+    await core.store.release_lease(core.thread(root), "there")
     core.workers.kick(core.thread(root))
     await core.settle()
     assert core.amigo.calls == []
@@ -99,3 +103,54 @@ async def test_a_reply_waits_while_its_conversation_is_started_elsewhere(
         "start",
         "early reply",
     ]
+
+
+AMIGO_ID = "co" + "0" * 22
+
+
+async def _left_streaming(core: Core) -> tuple[str, Conversation, Turn]:
+    """A thread whose start a stopped process left streaming: Amigo had created the
+    conversation (its id was saved) and not yet committed the message when the process
+    died. No sweep has looked since its lease ran out."""
+    root = new_ts()
+    claimed = await core.store.claim_start(core.thread(root), ts=root, user_id=OWNER, text="start")
+    assert claimed is not None
+    conversation, start = claimed
+    await core.store.set_conversation_user(conversation.id, "us" + "0" * 22)
+    await core.store.activate_conversation(conversation.id, AMIGO_ID, [start.id])
+    core.amigo.unfinished.append(AMIGO_ID)
+    conversation = await core.store.conversation(conversation.id)
+    assert conversation is not None
+    return root, conversation, start
+
+
+async def test_a_reply_waits_for_the_start_a_stopped_process_left_streaming(
+    make_core: MakeCore,
+) -> None:
+    """Whoever takes the thread next settles that start with Amigo first (no trace of
+    it: it goes again, in the same conversation), before the reply goes."""
+    core = await make_core(coalesce=False)
+    root, _, _ = await _left_streaming(core)
+    await core.say("first", thread_ts=root)  # kicks the thread's worker
+    await core.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["start", "first"]
+    assert {c.conversation_id for c in core.amigo.named("interact")} == {AMIGO_ID}
+    assert core.amigo.named("create") == []
+    assert core.replies(root)[-2:] == ["Echo: start", "Echo: first"]
+
+
+async def test_a_reply_waits_for_the_reply_a_stopped_process_left_sending(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core(coalesce=False)
+    root, conversation, start = await _left_streaming(core)
+    await core.store.set_turn_state(start.id, TurnState.DONE)  # answered and shown
+    first = await core.store.claim_reply(conversation, ts=new_ts(), user_id=OWNER, text="first")
+    assert first is not None
+    async with core.store.engine.begin() as conn:  # its process died sending it
+        await conn.execute(
+            update(TurnRow).where(TurnRow.ts == first.ts).values(state=TurnState.SENDING)
+        )
+    await core.say("second", thread_ts=root)
+    await core.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["first", "second"]
