@@ -98,8 +98,8 @@ class StatusReply:
 
         The first status is the reply's sign of life: it waits for the channel's status
         budget, ahead of later statuses. Those are extras: sent only when the budget has a
-        call to spare right now beyond one kept for another reply's first status, else the
-        next change or refresh tries again."""
+        call to spare right now beyond two kept for other replies' first statuses (a burst
+        of new messages in a channel), else the next change or refresh tries again."""
         method = "assistant.threads.setStatus"
         while not self._text_started:
             self._words_changed.clear()
@@ -111,8 +111,8 @@ class StatusReply:
                     await self._budgets.acquire(method, self._channel, first=True)
                     paid = True
                 else:
-                    # An extra keeps one call in hand for the next reply's first status.
-                    spare = self._budgets.available(method, self._channel) >= 2.0
+                    # An extra keeps two calls in hand for other replies' first statuses.
+                    spare = self._budgets.available(method, self._channel) >= 3.0
                     paid = spare and self._budgets.try_take(method, self._channel)
                 words = self._words
                 if paid and not self._text_started:

@@ -120,7 +120,7 @@ async def test_agent_steps_show_as_the_threads_status_until_the_text_starts(
     ts = await ask(
         h,
         # A tool call that takes a while: the step shows once the channel's status budget
-        # has a call beyond the one it keeps for the next reply's first status.
+        # has calls beyond the two it keeps for other replies' first statuses.
         Reply(text=ANSWER, pieces=3, think=2.5, actions=[TOOL_STARTED, TOOL_ENDED], kind="create"),
     )
     history = h.slack.status_history(CHANNEL, ts)

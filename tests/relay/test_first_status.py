@@ -13,6 +13,7 @@ from slackbot.relay.options import WriterMode
 from slackbot.relay.posting import STATUS, THINKING_WORDS
 from slackbot.relay.tasks import TaskTracker
 from slackbot.relay.writers import ReplyWriters
+from slackbot.ui.activity import describe
 from tests.relay.core import MemorySlack, eventually
 
 THREAD = "1700000000.000100"
@@ -87,3 +88,26 @@ async def test_an_early_status_on_its_way_reaches_slack_before_the_text() -> Non
     await reply.open()
     assert await reply.complete("Answer.", None)
     assert slack.events == ["status", "status answered", "message"]
+
+
+async def test_the_agents_steps_leave_two_statuses_for_other_replies_first_ones() -> None:
+    """In a channel whose status budget is nearly spent, a reply's later words wait; the
+    next two replies' first statuses go at once."""
+    slack = MemorySlack()
+    budgets = SlackBudgets({SET_STATUS: Limit(1.0, 3, per_channel=True)})  # no refill here
+    writers = ReplyWriters(slack, budgets, mode=WriterMode.POST)
+    working = writers("C1", THREAD, None, "U1", "T1")
+    await working.open()
+    await eventually(lambda: len(slack.statuses) == 1)  # its first: two calls are left
+    tool = describe({"type": "tool-call-started", "tool_round_index": 0, "tool_id": "t1"})
+    assert tool is not None
+    await working.activity(tool)
+    for _ in range(50):  # the working reply's status task takes its turns (all in memory)
+        await asyncio.sleep(0)
+    threads = ["1700000001.000100", "1700000002.000100"]
+    others = [writers("C1", thread, None, "U2", "T1") for thread in threads]
+    for reply in others:
+        await reply.open()
+    await eventually(lambda: len(slack.statuses) == 3)
+    assert [s[0] for s in slack.statuses[1:]] == threads
+    assert all(loading == (THINKING_WORDS,) for _, _, loading in slack.statuses)
