@@ -244,9 +244,15 @@ class SlackBudgets:
         if found is None:
             if len(self._budgets) > self.MAX_CHANNELS:
                 self._forget_idle()
+            burst = max(1, int(limit.burst * self._share))
+            if self._shared is not None and burst > 1:
+                # A call booked by one replica may reach Slack late, behind another's
+                # booked after it (one process busier than the other): one call of the
+                # burst is kept for that, as the rate keeps SAFETY.
+                burst -= 1
             found = Budget(
                 limit.per_minute * self._share * SAFETY,
-                max(1, int(limit.burst * self._share)),
+                burst,
                 book=self._book_of("/".join((self._workspace, *key))),
                 clock=self._clock,
             )

@@ -50,8 +50,9 @@ async def test_two_replicas_sharing_the_book_keep_one_channel_within_slacks_budg
 
     await asyncio.wait_for(asyncio.gather(*(call(replicas[i % 2]) for i in range(6))), 10)
     assert len(granted) == 6
-    # Three went at once (the burst); the other three at 1/9 s intervals after them.
-    assert sorted(granted)[-1] >= 3 / 9 - 0.02
+    # Two went at once (the burst of three, less one kept for a call that reaches Slack
+    # late); the other four at 1/9 s intervals after them.
+    assert sorted(granted)[-1] >= 4 / 9 - 0.02
 
 
 async def test_a_call_taken_at_once_is_booked_for_the_other_replicas_too(store: Store) -> None:
