@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from slackbot.sandbox.slack_fake import LIVE_BROADCASTS
+from slackbot.sandbox.amigo_fake import FakeAmigo
+from slackbot.sandbox.slack_fake import LIVE_BROADCASTS, FakeSlack
 from slackbot.store.db import create_engine, migrate
 from slackbot.store.repo import Store
 from tests.databases import fresh_database
@@ -29,6 +30,14 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         s = Store(create_engine(url))
         yield s
         await s.close()
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakeAmigo]]:
+    """A fresh fake Slack and fake Amigo (modules that need them set up otherwise have
+    their own)."""
+    with FakeSlack() as slack, FakeAmigo() as amigo:
+        yield slack, amigo
 
 
 # -- every log line of the whole run is checked for secrets --------------------

@@ -4,7 +4,6 @@ for an entry that is neither."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,6 @@ def test_plain_ids_are_admins_everywhere_qualified_ones_only_in_their_workspace_
 def test_a_malformed_entry_is_refused_naming_it(entry: str) -> None:
     with pytest.raises(ValueError, match=f"'{entry}' is not a Slack user id"):
         Admins.parse(f"U0FINE, {entry}")
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeSlack, FakeAmigo]]:
-    with FakeSlack() as slack, FakeAmigo() as amigo:
-        yield slack, amigo
 
 
 def test_run_stops_with_one_line_naming_a_malformed_admin_entry(

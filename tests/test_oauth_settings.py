@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,12 +61,6 @@ def oauth_env(slack: FakeSlack, keys: str | None) -> dict[str, str]:
         "SLACK_BOT_TOKEN": "",
     }
     return env | ({"SLACK_TOKEN_KEYS": keys} if keys is not None else {})
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeSlack, FakeAmigo]]:
-    with FakeSlack() as slack, FakeAmigo() as amigo:
-        yield slack, amigo
 
 
 def test_oauth_is_switched_on_by_its_three_settings_together(

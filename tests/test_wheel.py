@@ -16,7 +16,6 @@ import subprocess
 import sys
 import sysconfig
 from asyncio.subprocess import PIPE, STDOUT
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,12 +74,6 @@ def empty_dir(tmp_path: Path) -> Path:
     place = tmp_path / "empty"
     place.mkdir()
     return place
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeSlack, FakeAmigo]]:
-    with FakeSlack() as slack, FakeAmigo() as amigo:
-        yield slack, amigo
 
 
 def run(cli: str, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
