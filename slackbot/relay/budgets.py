@@ -7,6 +7,10 @@ call the app makes takes from it first, so no call is made that Slack would refu
 pauses the method for its ``Retry-After`` and tightens its rate. Finals (the write that
 completes a reply) go before partial writes waiting on the same budget.
 
+Replicas on one database book each call in the budget they share as well
+(:class:`SharedBudgets`): the local budget keeps the queue and its order, the shared one
+says when the call's turn comes.
+
 slack_sdk's retry handlers only react to a 429 after the fact, one request at a time;
 the app needs one queue per method that every reply shares, so this is our own.
 """
@@ -160,6 +164,8 @@ class Budget:
                     turn_in = await self._shared()
                     if turn_in > 0:
                         await asyncio.sleep(turn_in)  # this call's turn, booked
+                    if future.done():
+                        continue  # its caller gave up meanwhile; the booking is spent
                 self.granted += 1
                 future.set_result(None)
                 continue

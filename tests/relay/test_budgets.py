@@ -107,3 +107,27 @@ def test_admins_override_a_budget_and_bad_overrides_name_the_culprit() -> None:
             assert bad.split(",")[0] in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+async def test_a_caller_that_gives_up_while_its_call_is_booked_leaves_the_queue_working() -> None:
+    """The shared book answers slowly; the first caller is cancelled meanwhile. The next
+    caller still gets its call (the booking of the first is spent, nothing breaks)."""
+    answer = asyncio.Event()
+    booked: list[float] = []
+
+    async def book(per_second: float, capacity: float) -> float:
+        booked.append(per_second)
+        if len(booked) == 1:
+            await answer.wait()
+        return capacity - len(booked)
+
+    budget = Budget(600.0, 5, book=book)
+    first = asyncio.create_task(budget.acquire())
+    while not booked:  # noqa: ASYNC110 - the booking has started
+        await asyncio.sleep(0)
+    second = asyncio.create_task(budget.acquire())  # queued behind it
+    await asyncio.sleep(0)
+    first.cancel()
+    answer.set()
+    await asyncio.wait_for(second, 2)
+    assert first.cancelled() and len(booked) == 2
