@@ -172,6 +172,21 @@ async def test_a_reply_amigo_kept_is_shown_and_not_sent_again(make_core: MakeCor
     assert blocks.REPLY_MENU_ACTION in reply.actions()
 
 
+async def test_a_message_slack_delivers_again_after_it_was_sent_again_goes_once_more_only(
+    make_core: MakeCore,
+) -> None:
+    """The crash that cut the reply also lost Slack's ack: Slack delivers the message
+    again after the restart, when its turn was already queued again (a later attempt)."""
+    core, root, cut = await crash_mid_reply(make_core, committed=False)
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep()
+    await restarted.settle()
+    again = IncomingMessage(TEAM, CHANNEL, OWNER, cut.ts, root, "question", False, False)
+    assert await restarted.deliver(again) == Routed.DUPLICATE
+    await restarted.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["question", "question"]
+
+
 async def test_retry_sends_an_interrupted_message_once_and_only_for_its_owner(
     make_core: MakeCore,
 ) -> None:
