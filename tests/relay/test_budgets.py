@@ -107,3 +107,25 @@ def test_admins_override_a_budget_and_bad_overrides_name_the_culprit() -> None:
             assert bad.split(",")[0] in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+async def test_a_call_booked_for_a_caller_that_stopped_waiting_goes_to_the_next() -> None:
+    """With replicas, a call is booked in the database before it is granted; a reply that
+    ends meanwhile stops waiting, and the calls queued behind it must still be served."""
+    booking, booked = asyncio.Event(), asyncio.Event()
+
+    async def book(per_second: float, capacity: float) -> float:
+        booking.set()
+        await booked.wait()
+        return capacity - 1.0
+
+    budget = Budget(per_minute=6000, burst=10, book=book)
+    gone = asyncio.create_task(budget.acquire())
+    await asyncio.wait_for(booking.wait(), 1.0)
+    waiting = asyncio.create_task(budget.acquire(final=True))
+    gone.cancel()
+    booked.set()
+    await asyncio.wait_for(waiting, 1.0)
+    assert gone.cancelled()
+    assert budget.granted == 1
+    await asyncio.wait_for(budget.acquire(), 1.0)  # and the budget goes on serving
