@@ -164,8 +164,12 @@ class Budget:
                     turn_in = await self._shared()
                     if turn_in > 0:
                         await asyncio.sleep(turn_in)  # this call's turn, booked
-                    if future.done():
-                        continue  # its caller gave up meanwhile; the booking is spent
+                    # Its caller may have stopped waiting meanwhile (a reply that ended):
+                    # the booked turn is the next caller's.
+                    future = future if not future.done() else self._next_waiter()
+                    if future is None:
+                        self._tokens += 1.0
+                        continue
                 self.granted += 1
                 future.set_result(None)
                 continue

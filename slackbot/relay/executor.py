@@ -165,15 +165,17 @@ class TurnExecutor:
         if ended.state == TurnState.DONE:
             return ended.state
         if ended.state == TurnState.UNSURE:
-            turns = [replace(t, reply_ts=reply_ts, state=TurnState.UNSURE) for t in batch.turns]
-            await self._store.set_turn_state(batch.ids, TurnState.UNSURE)
-            await self.resolve(turns, conversation)
+            # Not over an answer saved before the failure (Amigo's interaction is then
+            # known, and asking it would send the message again): the worker shows that.
+            if await self._store.lose_track(batch.ids, "the reply was lost on the way"):
+                turns = [replace(t, reply_ts=reply_ts, state=ended.state) for t in batch.turns]
+                await self.resolve(turns, conversation)
             return TurnState.UNSURE
         await self._endings.end(batch.turns, reply, ended.state, ended.notice, retry=ended.retry)
         return ended.state
 
     async def _paused(self, batch: Batch, reply: ReplySink) -> None:
-        await self._store.set_turn_state(batch.ids, TurnState.UNSURE)
+        await self._store.lose_track(batch.ids, "paused at shutdown")
         try:
             async with asyncio.timeout(PAUSE_NOTICE_SECONDS):
                 await reply.close_with_notice(messages.REPLY_PAUSED)

@@ -45,16 +45,23 @@ class Recovery:
         self._may_act = may_act
 
     async def sweep(self, *, route_after: float = ROUTE_AFTER_SECONDS) -> int:
-        """Route saved messages a stopped process did not, let go of replies whose
-        thread never got its root, mark the turns a stopped process left running (its
-        thread lease ran out) to be settled with Amigo, and start the threads whose work
-        (turns to send, to settle, to show) nobody runs.
+        """Route saved messages a stopped process did not, let held replies go to their
+        thread's conversation (or let them go when the thread never got its root), mark
+        the turns a stopped process left running (its thread lease ran out) to be
+        settled with Amigo, and start the threads whose work (turns to send, to settle,
+        to show) nobody runs.
 
         Returns how many turns a stopped process left running.
         """
         for thread in await self._store.unrouted_threads(route_after):
             with workspace.within(thread.team_id):
                 await self._inbox.route(thread)
+        # A process that started a thread's conversation (or held a reply just after)
+        # may have stopped before letting its held replies go: whoever routes the root
+        # again finds it claimed, and nobody else would until the grace ran out.
+        for thread in await self._store.threads_held_since(route_after):
+            with workspace.within(thread.team_id):
+                await self._inbox.resolve_held(thread)
         for thread in await self._store.threads_held_since(START_GRACE_SECONDS):
             with workspace.within(thread.team_id):
                 await self._inbox.resolve_held(thread, root_seen=True)

@@ -79,9 +79,22 @@ def _unrouted_where(
     )
 
 
+def _claimed_where(
+    team: BindParameter[str] | str, channel: BindParameter[str] | str, ts: BindParameter[str] | str
+) -> ColumnElement[bool]:
+    """The message has a turn already, at any attempt: a message Amigo lost is queued
+    again as its row's next attempt, and Slack may deliver it once more after that."""
+    return (
+        select(TurnRow.id)
+        .where(TurnRow.team_id == team, TurnRow.channel_id == channel, TurnRow.ts == ts)
+        .exists()
+    )
+
+
 def _owned_reply_statement() -> Executable:
     """INSERT a queued reply turn SELECTed from the thread's open conversation when
-    ``:user`` owns it and no earlier message of the thread waits to be routed."""
+    ``:user`` owns it, no earlier message of the thread waits to be routed and the
+    message has no turn yet."""
     team, channel, thread, ts, user, text = (
         bindparam(name, type_=String())
         for name in ("team", "channel", "thread", "ts", "user", "text")
@@ -109,6 +122,7 @@ def _owned_reply_statement() -> Executable:
         ConversationRow.state.in_(OPEN_CONVERSATION_STATES),
         ConversationRow.owner_user_id == user,
         ~_unrouted_where(team, channel, thread),  # an earlier message of the thread goes first
+        ~_claimed_where(team, channel, ts),
     )
     columns = [
         "team_id",
@@ -161,7 +175,15 @@ class Claims(StoreBase):
         values |= {"thread": thread.thread_ts, "ts": ts, "user": user_id, "text": text}
         values["attachment"] = attachment.dumps() if attachment is not None else None
         added = await self._claim(statement, values | {"now": now}, urgent=True)
+        if added == 0 and await self._claimed(thread, ts):
+            return None
         return None if added is None else added > 0
+
+    async def _claimed(self, thread: ThreadKey, ts: str) -> bool:
+        """Whether the message has a turn, at any attempt."""
+        return bool(
+            await self._scalar(select(_claimed_where(thread.team_id, thread.channel_id, ts)))
+        )
 
     async def claim_reply(
         self,
@@ -173,6 +195,8 @@ class Claims(StoreBase):
         attachment: Attachment | None = None,
     ) -> Turn | None:
         """Queue a reply turn for an open conversation, or None if already claimed."""
+        if await self._claimed(conversation.thread, ts):
+            return None  # its row was queued again as a later attempt
         row = _queued(
             conversation.thread,
             ts=ts,
@@ -197,6 +221,8 @@ class Claims(StoreBase):
         None when the message was claimed before, or when the thread already
         has an open conversation (the caller then treats the message as a reply).
         """
+        if await self._claimed(thread, ts):
+            return None
         async with self._writing() as session:
             conversation = ConversationRow(
                 team_id=thread.team_id,
@@ -243,6 +269,8 @@ class Claims(StoreBase):
         conversation until :meth:`attach_turn`, and is dropped if none comes.
         None when the message was claimed before.
         """
+        if await self._claimed(thread, ts):
+            return None
         row = _queued(
             thread, ts=ts, user_id=user_id, text=text, conversation_id=None, attachment=attachment
         )

@@ -104,11 +104,25 @@ def conversations_with(amigo: FakeAmigo, texts: list[str]) -> list[str]:
 
 
 def work_left(database_url: str) -> list[tuple[object, ...]]:
+    """The turns with work left: id, text, state, attempt, error, reply_text, shown."""
     return query(
         database_url,
-        "SELECT id, state FROM turns WHERE state IN ('queued', 'sending', 'streaming', 'unsure')"
+        "SELECT id, text, state, attempt, error, reply_text, shown FROM turns"
+        " WHERE state IN ('queued', 'sending', 'streaming', 'unsure')"
         " OR (reply_text IS NOT NULL AND NOT shown)",
     )
+
+
+def sends_of(amigo: FakeAmigo, text: str) -> list[str]:
+    """Every call that sent ``text`` to Amigo (alone or joined): its name, status and path
+    (which names the conversation)."""
+    sent: list[str] = []
+    for call in amigo.calls:
+        body = call.json if isinstance(call.json, dict) else call.form or {}
+        message = str(body.get("initial_message") or body.get("recorded_message") or "")
+        if text in message.split("\n\n"):
+            sent.append(f"{call.name} {call.status} {call.path}")
+    return sent
 
 
 @pytest.mark.parametrize(("seed", "writer"), [(7, "edit"), (11, "auto")])
@@ -138,14 +152,19 @@ async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
                 up.set()
             await talking
 
-            await slack.wait_for(
-                lambda _: not work_left(database_url), timeout=60, description="work done"
-            )
+            try:
+                await slack.wait_for(
+                    lambda _: not work_left(database_url), timeout=60, description="work done"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"work left: {work_left(database_url)}") from exc
     finally:
         await app.stop()
 
     every_text = {t for p in people for t in p.texts}
     kept = kept_by_amigo(amigo, every_text)
+    twice = {t: sends_of(amigo, t) for t in every_text if kept.count(t) > 1}
+    assert not twice, f"kept twice: {twice}"
     assert sorted(kept) == sorted(every_text)  # each message once
     for person in people:
         # One thread is one Amigo conversation, whatever was killed when.
@@ -158,7 +177,7 @@ async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
             for m in slack.thread(CHANNEL, person.root, include_root=False)
             if m.user == slack.bot_user_id
         ]
-        assert shown and shown[-1].startswith("Echo: ")  # the last answer is visible
+        assert shown and shown[-1].startswith("Echo: "), shown  # the last answer is visible
         answers = [t for t in shown if t.startswith("Echo: ")]
         assert len(answers) == len(set(answers)), shown  # no answer shown twice
         assert RETRY_ACTION not in str([m.blocks for m in slack.messages(CHANNEL)])

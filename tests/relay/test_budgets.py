@@ -109,25 +109,23 @@ def test_admins_override_a_budget_and_bad_overrides_name_the_culprit() -> None:
             raise AssertionError(f"{bad!r} was accepted")
 
 
-async def test_a_caller_that_gives_up_while_its_call_is_booked_leaves_the_queue_working() -> None:
-    """The shared book answers slowly; the first caller is cancelled meanwhile. The next
-    caller still gets its call (the booking of the first is spent, nothing breaks)."""
-    answer = asyncio.Event()
-    booked: list[float] = []
+async def test_a_call_booked_for_a_caller_that_stopped_waiting_goes_to_the_next() -> None:
+    """With replicas, a call is booked in the database before it is granted; a reply that
+    ends meanwhile stops waiting, and the calls queued behind it must still be served."""
+    booking, booked = asyncio.Event(), asyncio.Event()
 
     async def book(per_second: float, capacity: float) -> float:
-        booked.append(per_second)
-        if len(booked) == 1:
-            await answer.wait()
-        return capacity - len(booked)
+        booking.set()
+        await booked.wait()
+        return capacity - 1.0
 
-    budget = Budget(600.0, 5, book=book)
-    first = asyncio.create_task(budget.acquire())
-    while not booked:  # noqa: ASYNC110 - the booking has started
-        await asyncio.sleep(0)
-    second = asyncio.create_task(budget.acquire())  # queued behind it
-    await asyncio.sleep(0)
-    first.cancel()
-    answer.set()
-    await asyncio.wait_for(second, 2)
-    assert first.cancelled() and len(booked) == 2
+    budget = Budget(per_minute=6000, burst=10, book=book)
+    gone = asyncio.create_task(budget.acquire())
+    await asyncio.wait_for(booking.wait(), 1.0)
+    waiting = asyncio.create_task(budget.acquire(final=True))
+    gone.cancel()
+    booked.set()
+    await asyncio.wait_for(waiting, 1.0)
+    assert gone.cancelled()
+    assert budget.granted == 1
+    await asyncio.wait_for(budget.acquire(), 1.0)  # and the budget goes on serving

@@ -171,3 +171,26 @@ async def test_with_the_refuse_policy_an_unfinished_conversation_elsewhere_is_ex
     await core.settle()
     assert core.replies(root)[-1].endswith(messages.UNFINISHED_ELSEWHERE)
     assert core.amigo.named("finish") == []
+
+
+async def test_an_answer_saved_before_a_failure_is_shown_and_not_sent_again(
+    make_core: MakeCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amigo's interaction is known once its answer is saved: a turn made unsure after
+    that would look unsent to Amigo's messages, and go again."""
+    core, root = await started(make_core)
+    mark_shown = core.store.mark_shown
+    failures = [RuntimeError("the database went away")]
+
+    async def flaky(turn_ids: list[int], reply_ts: str | None = None) -> None:
+        if failures:
+            raise failures.pop()
+        await mark_shown(turn_ids, reply_ts)
+
+    monkeypatch.setattr(core.store, "mark_shown", flaky)
+    await core.say("question", thread_ts=root)
+    await core.settle()
+    assert not failures
+    assert [c.text for c in core.amigo.named("interact")] == ["question"]
+    assert core.replies(root)[-1] == "Echo: question"
+    assert all(t.state == TurnState.DONE and t.shown for t in await all_turns(core.store))

@@ -107,6 +107,27 @@ async def test_a_held_reply_survives_a_restart_and_goes_when_its_root_arrives(
     ]
 
 
+async def test_a_reply_held_when_a_process_stopped_after_starting_its_thread_goes(
+    make_core: MakeCore,
+) -> None:
+    """The process claimed the mention's start and stopped before it let the held reply
+    go to the new conversation (and before marking the mention routed)."""
+    core = await make_core()
+    root = new_ts()
+    _, routed = await core.say("early", thread_ts=root)
+    assert routed == Routed.HELD
+    mention = IncomingMessage(TEAM, CHANNEL, OWNER, root, None, "root", True, False)
+    assert await core.inbox.record(mention) == Recorded.SAVED
+    assert await core.store.claim_start(core.thread(root), ts=root, user_id=OWNER, text="root")
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep(route_after=0)
+    await restarted.settle()
+    assert [c.text for c in core.amigo.calls if c.name in ("create", "interact")] == [
+        "root",
+        "early",
+    ]
+
+
 async def test_a_message_saved_by_a_process_that_stopped_is_routed_by_the_sweep(
     make_core: MakeCore,
 ) -> None:
@@ -170,6 +191,21 @@ async def test_a_reply_amigo_kept_is_shown_and_not_sent_again(make_core: MakeCor
     reply = core.slack.messages[cut.reply_ts or ""]
     assert reply.body == "The answer Amigo kept."
     assert blocks.REPLY_MENU_ACTION in reply.actions()
+
+
+async def test_a_message_slack_delivers_again_after_it_was_sent_again_goes_once_more_only(
+    make_core: MakeCore,
+) -> None:
+    """The crash that cut the reply also lost Slack's ack: Slack delivers the message
+    again after the restart, when its turn was already queued again (a later attempt)."""
+    core, root, cut = await crash_mid_reply(make_core, committed=False)
+    restarted = await make_core(store=core.store, slack=core.slack, amigo=core.amigo)
+    await restarted.recovery.sweep()
+    await restarted.settle()
+    again = IncomingMessage(TEAM, CHANNEL, OWNER, cut.ts, root, "question", False, False)
+    assert await restarted.deliver(again) == Routed.DUPLICATE
+    await restarted.settle()
+    assert [c.text for c in core.amigo.named("interact")] == ["question", "question"]
 
 
 async def test_retry_sends_an_interrupted_message_once_and_only_for_its_owner(

@@ -114,3 +114,25 @@ async def test_running_turns_of_an_expired_lease_are_marked_unsure_once(store: S
     assert [t.id for t in orphans] == [turn.id]
     assert await store.lose_track([turn.id], "gone") == [turn.id]
     assert await store.lose_track([turn.id], "gone") == []
+
+
+async def test_a_message_sent_again_after_amigo_lost_it_is_still_claimed_once(
+    store: Store,
+) -> None:
+    """A reply Amigo never got is queued again as its next attempt; Slack delivering the
+    message once more (its ack was lost in the same crash) must not queue it twice."""
+    claimed = await store.claim_start(THREAD, ts=THREAD.thread_ts, user_id="U1", text="hi")
+    assert claimed is not None
+    conversation, start = claimed
+    await store.set_turn_state(start.id, TurnState.DONE)
+    ts = "1700000002.000100"
+    assert await store.claim_owned_reply(THREAD, ts=ts, user_id="U1", text="more") is True
+    (turn,) = (await store.queue(THREAD)).turns
+    await store.set_turn_state(turn.id, TurnState.STREAMING)
+    assert await store.lose_track([turn.id], "its process stopped") == [turn.id]
+    await store.requeue(turn, kind=turn.kind)
+
+    assert await store.claim_owned_reply(THREAD, ts=ts, user_id="U1", text="more") is None
+    assert await store.claim_reply(conversation, ts=ts, user_id="U1", text="more") is None
+    assert await store.claim_pending(THREAD, ts=ts, user_id="U1", text="more") is None
+    assert [(t.id, t.attempt) for t in (await store.queue(THREAD)).turns] == [(turn.id, 1)]
